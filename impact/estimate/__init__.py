@@ -1,0 +1,1 @@
+"""Estimators: difference-in-differences, event studies, staggered group-time ATTs, and their inference."""
