@@ -1,4 +1,105 @@
 """Sub-commands of the `impact` CLI; each is options plus one call into the Python API."""
 from __future__ import annotations
 
-from .cli import command  # noqa: F401
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from .cli import command
+from .errors import ParameterError
+
+
+def _progress(quiet: bool):
+    """A stage-message printer for long steps: elapsed seconds and the stage, to stderr."""
+    if quiet:
+        return None
+    start = time.monotonic()
+
+    def report(message: str) -> None:
+        print(f"[{time.monotonic() - start:7.1f}s] {message}", file=sys.stderr, flush=True)
+
+    return report
+
+
+def _years(text: str) -> tuple[int, int]:
+    """Parse '2015-2025' (or a single year '2021') into (first, last) academic end years."""
+    parts = text.split("-")
+    try:
+        if len(parts) == 1:
+            y = int(parts[0])
+            return y, y
+        if len(parts) == 2:
+            return int(parts[0]), int(parts[1])
+    except ValueError:
+        pass
+    raise argparse.ArgumentTypeError(f"expected FIRST-LAST academic end years such as 2015-2025, got {text!r}")
+
+
+@command
+def _synth(sub) -> None:
+    p = sub.add_parser(
+        "synth",
+        help="write a synthetic NPD extract with planted effects",
+        description="Write synthetic NPD-style parquet extracts (same tables, columns and codes as real "
+        "extracts) with policy effects planted by design and recorded in ground_truth.json.",
+    )
+    p.add_argument("--out", required=True, type=Path, help="output directory (must not exist unless --overwrite)")
+    p.add_argument("--pupils", type=int, default=200_000, help="pupils on roll in one year (default 200000; national ~8500000)")
+    p.add_argument("--seed", type=int, default=1, help="random seed (default 1); same seed and arguments give identical files")
+    p.add_argument("--years", type=_years, default=(2015, 2025), help="academic end years to write, FIRST-LAST (default 2015-2025)")
+    p.add_argument("--pretrend", type=float, default=0.0, help="differential pre-trend for the treated group (absence rate per year; default 0)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output directory")
+    p.add_argument("--quiet", action="store_true", help="no progress messages")
+    p.set_defaults(func=_run_synth)
+
+
+def _run_synth(args) -> int:
+    from .data.synthetic import generate
+
+    result = generate(
+        args.out,
+        pupils=args.pupils,
+        seed=args.seed,
+        years=args.years,
+        pretrend=args.pretrend,
+        overwrite=args.overwrite,
+        progress=_progress(args.quiet),
+    )
+    print(f"wrote {len(result.files)} files to {result.path}")
+    return 0
+
+
+@command
+def _data(sub) -> None:
+    p = sub.add_parser("data", help="inspect and check NPD-style extracts")
+    dsub = p.add_subparsers(dest="data_command", metavar="ACTION")
+    dsub.required = True
+    c = dsub.add_parser(
+        "check",
+        help="check an extract directory against the table contracts",
+        description="Check every extract in DIR against its table contract. Problems are reported as counts, "
+        "never as row values. Exit 0 if there are no errors (warnings allowed), 3 otherwise.",
+    )
+    c.add_argument("directory", type=Path, metavar="DIR")
+    c.add_argument("--mapping", type=Path, help="YAML/JSON file {table: {extract_column: contract_column}}")
+    c.add_argument("--tables", help="comma-separated tables to check (default: all found)")
+    c.add_argument("--json", action="store_true", help="print the report as JSON")
+    c.set_defaults(func=_run_data_check)
+
+
+def _run_data_check(args) -> int:
+    from .data.validate import check_extracts, load_mapping
+
+    mapping = load_mapping(args.mapping) if args.mapping else None
+    tables = [t.strip() for t in args.tables.split(",") if t.strip()] if args.tables else None
+    if tables == []:
+        raise ParameterError("The '--tables' option of impact data check must name at least one table. Got '' instead.")
+    report = check_extracts(args.directory, mapping=mapping, tables=tables)
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        for line in report.lines():
+            print(line)
+    return 0 if report.ok else 3
