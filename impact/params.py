@@ -40,8 +40,8 @@ def check_number(
     if value is None and allow_none:
         return None
     kind = "an int" if integer else "a float"
-    lo = "(" if low_open else "["
-    hi = ")" if high_open else "]"
+    lo = "(" if low_open or low == -math.inf else "["
+    hi = ")" if high_open or high == math.inf else "]"
     rule = f"{kind} in {lo}{_fmt(low)}, {_fmt(high)}{hi}"
     if allow_none:
         rule += " or None"
