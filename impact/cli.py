@@ -45,11 +45,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code = args.func(args)
     except ImpactError as exc:
-        print(f"impact: error: {exc}", file=sys.stderr)
+        print(f"impact: error: {' '.join(str(exc).splitlines())}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("impact: interrupted; nothing was written", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into e.g. `head`: stop quietly
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     return int(code or 0)
 
 

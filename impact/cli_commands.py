@@ -103,3 +103,48 @@ def _run_data_check(args) -> int:
         for line in report.lines():
             print(line)
     return 0 if report.ok else 3
+
+
+@command
+def _validate(sub) -> None:
+    p = sub.add_parser(
+        "validate",
+        help="check a YAML analysis spec without running it",
+        description="Check a spec (and, with --data, the extracts it would read) without running anything. "
+        "Exit 0 if valid, 2 for an invalid spec, 3 for invalid data.",
+    )
+    p.add_argument("spec", type=Path, metavar="SPEC")
+    p.add_argument("--data", type=Path, help="extract directory to check as well")
+    p.set_defaults(func=_run_validate)
+
+
+def _run_validate(args) -> int:
+    from .spec import load_spec
+
+    spec = load_spec(args.spec)
+    print(f"{args.spec}: valid spec '{spec.name}' ({len(spec.estimators)} estimator(s))")
+    if args.data is not None:
+        from .data.validate import check_extracts
+
+        mapping = spec.data.mapping
+        report = check_extracts(args.data, mapping=mapping)
+        for line in report.lines():
+            print(line)
+        return 0 if report.ok else 3
+    return 0
+
+
+@command
+def _spec(sub) -> None:
+    p = sub.add_parser("spec", help="spec tools")
+    ssub = p.add_subparsers(dest="spec_command", metavar="ACTION")
+    ssub.required = True
+    s = ssub.add_parser("schema", help="print the JSON Schema of analysis specs (for editors)")
+    s.set_defaults(func=_run_spec_schema)
+
+
+def _run_spec_schema(args) -> int:
+    from .spec import spec_json_schema
+
+    print(json.dumps(spec_json_schema(), indent=2))
+    return 0

@@ -1,0 +1,359 @@
+"""The YAML analysis spec: a validated, frozen model whose field names are the Python API's.
+
+`load_spec(path)` reads YAML safely (no tags, duplicate keys rejected) and returns a `Spec`;
+every problem becomes one `SpecError` line naming the field path, the rule and the value, e.g.
+``estimators[1].did.inference: must be one of 'robust', 'cluster', 'wild' (got 'boot')``.
+"""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from .errors import SpecError
+
+SPEC_VERSION = 1
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+Year = Annotated[int, Field(ge=2006, le=2030, description="academic year by its end year: 2022 = 2021/22")]
+ColumnList = Annotated[list[str], Field(min_length=1)]
+
+
+class SyntheticData(_Model):
+    """Generate the embedded synthetic NPD (same tables and codes as real extracts)."""
+
+    pupils: int = Field(200_000, ge=1_000, le=20_000_000, description="pupils on roll in one year")
+    seed: int = Field(1, ge=0, description="generator seed")
+    years: tuple[Year, Year] = Field((2015, 2025), description="first and last academic end year written")
+    pretrend: float = Field(0.0, description="differential pre-trend for the treated group (absence rate per year)")
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if self.years[0] > self.years[1]:
+            raise ValueError(f"years must be [first, last] with first <= last (got {list(self.years)})")
+        return self
+
+
+class DataSpec(_Model):
+    """Where the data comes from: exactly one of `synthetic` or `extracts`."""
+
+    synthetic: SyntheticData | None = None
+    extracts: str | None = Field(None, description="directory of NPD-style parquet extracts")
+    mapping: dict[str, dict[str, str]] | None = Field(
+        None, description="{table: {extract_column: contract_column}} for extracts whose names differ"
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self):
+        if (self.synthetic is None) == (self.extracts is None):
+            raise ValueError("give exactly one of 'synthetic' or 'extracts'")
+        if self.mapping is not None and self.extracts is None:
+            raise ValueError("'mapping' applies only to 'extracts'")
+        return self
+
+
+class CohortSpec(_Model):
+    """Who is treated and who is compared: the definitions in docs/explanation/definitions.md."""
+
+    years: tuple[Year, Year] = Field(description="first and last academic end year of the analysis panel")
+    year_groups: list[str] | None = Field(None, description="NC year groups kept (e.g. ['1', ..., '11']); default all")
+    lookback_years: int = Field(6, ge=1, le=18, description="look-back window for the Ever flags")
+    treated: Literal["ever6_cwsw", "current_cwsw"] = "ever6_cwsw"
+    exclude_cla: bool = Field(False, description="drop pupils looked after in the window (covered by the VSH before 2021)")
+    highest_level: Literal["CIN", "CPP", "CLA"] | None = Field(None, description="keep treated pupils of one highest level")
+    comparison: Literal["ever6_fsm_not_cwsw"] = "ever6_fsm_not_cwsw"
+    include_nfa: bool = Field(False, description="count referrals with no further action as CIN episodes")
+    include_not_in_need: bool = Field(False, description="count episodes closed as not in need (RC8)")
+    definition: Literal["episode", "plan"] = Field("episode", description="episode-based or CIN-plan-based CWSW")
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if self.years[0] > self.years[1]:
+            raise ValueError(f"years must be [first, last] with first <= last (got {list(self.years)})")
+        return self
+
+
+Estimand = Literal["ATT", "ATE", "ATC"]
+
+
+class MatchSpec(_Model):
+    """Arguments of `impact.match` (the treatment is the cohort's)."""
+
+    covariates: ColumnList
+    method: Literal["nearest", "mahalanobis", "cem", "exact"] = "nearest"
+    distance: str = Field("logit", description="'logit', 'probit' or a column of precomputed scores")
+    estimand: Estimand = "ATT"
+    ratio: int = Field(1, ge=1, le=20)
+    replace: bool = False
+    caliper: float | None = Field(None, gt=0)
+    caliper_scale: Literal["logit_sd", "raw"] = "logit_sd"
+    exact: list[str] | None = None
+    missing: Literal["error", "indicator"] = "error"
+
+
+class WeightSpec(_Model):
+    """Arguments of `impact.weight`."""
+
+    covariates: ColumnList
+    method: Literal["ipw", "entropy"] = "ipw"
+    estimand: Estimand = "ATT"
+    trim: float | None = Field(None, gt=0, lt=0.5)
+    missing: Literal["error", "indicator"] = "error"
+
+
+class DesignSpec(_Model):
+    """At most one design: `match` or `weight`; omit for none."""
+
+    match: MatchSpec | None = None
+    weight: WeightSpec | None = None
+
+    @model_validator(mode="after")
+    def _one(self):
+        if self.match is not None and self.weight is not None:
+            raise ValueError("give one of 'match' or 'weight', not both")
+        return self
+
+
+Cluster = str | list[str] | None
+
+
+class DidSpec(_Model):
+    """Arguments of `impact.did`; the outcome, treatment and post columns come from the cohort."""
+
+    post_from: Year = Field(2022, description="first post-policy academic end year")
+    exclude_years: list[Year] = Field(default_factory=list, description="years dropped (e.g. the COVID years 2020, 2021)")
+    fixed_effects: list[str] | None = None
+    covariates: list[str] | None = None
+    cluster: Cluster = None
+    inference: Literal["robust", "cluster", "wild"] = "cluster"
+    bootstrap_reps: int = Field(999, ge=99, le=100_000)
+
+
+class EventStudySpec(_Model):
+    """Arguments of `impact.event_study`."""
+
+    treat_start: Year = 2022
+    reference: int = Field(-1, description="reference period relative to treat_start")
+    exclude_periods: list[Year] = Field(default_factory=list)
+    fixed_effects: list[str] | None = None
+    covariates: list[str] | None = None
+    cluster: Cluster = None
+
+    @model_validator(mode="after")
+    def _reference_estimable(self):
+        ref_year = self.treat_start + self.reference
+        if self.reference >= 0:
+            raise ValueError(f"reference must be a pre-treatment period (< 0), got {self.reference}")
+        if ref_year in self.exclude_periods:
+            raise ValueError(
+                f"reference {self.reference} is year {ref_year}, which exclude_periods drops; "
+                "choose an included pre-treatment year"
+            )
+        return self
+
+
+class AttGtSpec(_Model):
+    """Arguments of `impact.att_gt`."""
+
+    control: Literal["never_treated", "not_yet_treated"] = "never_treated"
+    method: Literal["dr", "ipw", "reg"] = "dr"
+    covariates: list[str] | None = None
+    anticipation: int = Field(0, ge=0, le=5)
+    base_period: Literal["varying", "universal"] = "varying"
+    panel: bool = True
+    cluster: str | None = None
+    bootstrap_reps: int = Field(999, ge=99, le=100_000)
+    aggregate: list[Literal["simple", "dynamic", "group", "calendar"]] = Field(default_factory=lambda: ["simple", "dynamic"])
+
+
+class EstimatorSpec(_Model):
+    """One estimator: a single key naming the function (`did`, `event_study` or `att_gt`)."""
+
+    did: DidSpec | None = None
+    event_study: EventStudySpec | None = None
+    att_gt: AttGtSpec | None = None
+
+    @model_validator(mode="after")
+    def _one(self):
+        given = [k for k in ("did", "event_study", "att_gt") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("each estimator is one of 'did', 'event_study' or 'att_gt'")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(k for k in ("did", "event_study", "att_gt") if getattr(self, k) is not None)
+
+
+class DisclosureSpec(_Model):
+    """Statistical disclosure control settings (defaults: UK practice and ACRO's)."""
+
+    min_count: int = Field(10, ge=1)
+    zeros_disclosive: bool = True
+    nk_n: int = Field(2, ge=1)
+    nk_k: float = Field(0.90, gt=0, le=1)
+    p_ratio: float = Field(0.10, ge=0, lt=1)
+    min_dof: int = Field(10, ge=1)
+    rounding_base: int | None = Field(None, ge=2)
+
+
+class OutputsSpec(_Model):
+    figures: bool = True
+    report: bool = True
+
+
+class Spec(_Model):
+    """A whole analysis: data, cohort, outcomes, design, estimators, subgroups, disclosure, outputs."""
+
+    version: Literal[1] = SPEC_VERSION
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,80}$", description="short name used for the output folder")
+    title: str | None = None
+    question: str | None = None
+    data: DataSpec
+    cohort: CohortSpec
+    panel: Literal["attendance", "ks4", "post16"]
+    outcomes: ColumnList
+    design: DesignSpec = Field(default_factory=DesignSpec)
+    estimators: list[EstimatorSpec] = Field(min_length=1)
+    subgroups: list[Literal["la_band_count", "la_band_rate", "highest_level", "phase"]] = Field(default_factory=list)
+    disclosure: DisclosureSpec = Field(default_factory=DisclosureSpec)
+    outputs: OutputsSpec = Field(default_factory=OutputsSpec)
+    seed: int = Field(1, ge=0, description="one seed drives every random step of the run")
+
+
+# --- loading ---------------------------------------------------------------------------
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """Safe YAML loader that rejects duplicate mapping keys instead of keeping the last."""
+
+
+def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False):
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r}", key_node.start_mark
+            )
+        seen.add(key)
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def parse_spec(raw: Any, *, source: str = "spec") -> Spec:
+    """Validate an already-parsed mapping; raise one SpecError line for the first problem."""
+    if not isinstance(raw, dict):
+        raise SpecError(f"{source}: the spec must be a mapping of fields, got {type(raw).__name__}")
+    try:
+        return Spec.model_validate(raw)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        first = _describe(errors[0])
+        more = f" (+{len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
+        raise SpecError(f"{source}: {first}{more}") from None
+
+
+def load_spec(path: str | Path) -> Spec:
+    """Read and validate a YAML spec file."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError(f"{p}: spec file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError(f"{p}: cannot read spec file ({exc.__class__.__name__})") from None
+    try:
+        raw = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise SpecError(f"{p}: invalid YAML{where}: {problem}") from None
+    return parse_spec(raw, source=str(p))
+
+
+def spec_json_schema() -> dict[str, Any]:
+    """JSON Schema of the spec, for editors (`impact spec schema`)."""
+    schema = Spec.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "impact analysis spec"
+    return schema
+
+
+def _path(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            text = str(part)
+            if not re.fullmatch(r"[A-Za-z0-9_-]+", text):
+                text = json.dumps(text)  # quotes and escapes control characters
+            out += ("." if out else "") + text
+    return out or "(top level)"
+
+
+def _describe(err: dict[str, Any]) -> str:
+    loc = tuple(err.get("loc", ()))
+    kind = err.get("type", "")
+    value = err.get("input")
+    if kind == "extra_forbidden":
+        parent = _allowed_keys(loc[:-1])
+        hint = f"; allowed keys: {', '.join(parent)}" if parent else ""
+        return f"{_path(loc)}: unknown key{hint}"
+    if kind == "missing":
+        return f"{_path(loc)}: required field is missing"
+    msg = err.get("msg", "invalid value")
+    msg = msg.removeprefix("Value error, ")
+    if kind == "literal_error":
+        expected = err.get("ctx", {}).get("expected", "")
+        msg = f"must be one of {expected}"
+    shown = _short(value)
+    return f"{_path(loc)}: {msg} (got {shown})" if kind != "value_error" else f"{_path(loc)}: {msg}"
+
+
+def _short(value: Any) -> str:
+    try:
+        text = json.dumps(value, default=str)
+    except (TypeError, ValueError):
+        text = repr(value)
+    text = text.replace("\n", " ")
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
+    """The field names of the model at `loc` (for 'unknown key' hints); [] if not resolvable."""
+    model: Any = Spec
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = getattr(model, "model_fields", {}).get(part)
+        if field is None:
+            return []
+        model = _model_of(field.annotation)
+        if model is None:
+            return []
+    return list(getattr(model, "model_fields", {}))
+
+
+def _model_of(annotation: Any) -> Any:
+    import typing
+
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = _model_of(arg)
+        if found is not None:
+            return found
+    return None
