@@ -102,3 +102,18 @@ def test_versions_timer_and_memory():
         pass
     assert [s["stage"] for s in t.to_list()] == ["load"] and t.to_list()[0]["seconds"] >= 0
     assert peak_rss_mb() > 10
+
+
+def test_run_log_goes_to_file_only_and_leaves_root_logger_alone(tmp_path):
+    import logging
+
+    from impact.runlog import attach_file, detach, get_logger
+
+    root_handlers = list(logging.getLogger().handlers)
+    h = attach_file(tmp_path / "logs" / "run.log")
+    get_logger().info("stage cohort: %d rows", 1234)
+    detach(h)
+    get_logger().info("after detach")
+    assert "stage cohort: 1234 rows" in (tmp_path / "logs" / "run.log").read_text()
+    assert "after detach" not in (tmp_path / "logs" / "run.log").read_text()
+    assert logging.getLogger().handlers == root_handlers
