@@ -148,3 +148,55 @@ def _run_spec_schema(args) -> int:
 
     print(json.dumps(spec_json_schema(), indent=2))
     return 0
+
+
+@command
+def _cohorts(sub) -> None:
+    p = sub.add_parser(
+        "cohorts",
+        help="build the cohort, outcome and covariate tables from extracts",
+        description="Build the Ever6-CWSW / Ever6-FSM cohorts, outcome panels, covariates and the attrition "
+        "record from an extract directory, and write them as parquet to a new folder (written atomically). "
+        "The output holds pupil-level rows: it is an analysis input, not a releasable output.",
+    )
+    p.add_argument("--data", required=True, type=Path, help="extract directory")
+    p.add_argument("--out", required=True, type=Path, help="output folder (must not exist unless --overwrite)")
+    p.add_argument("--years", required=True, type=_years, help="academic end years FIRST-LAST, e.g. 2016-2024")
+    p.add_argument("--tables", help="comma-separated subset of: cohort, attendance_panel, ks4_cohort, post16_panel, covariates, attrition")
+    p.add_argument("--lookback-years", type=int, default=6)
+    p.add_argument("--exclude-cla", action="store_true", help="drop looked-after pupils from the treated group")
+    p.add_argument("--current-only", action="store_true", help="treated only if the social care is open at the census")
+    p.add_argument("--highest-level", choices=["CIN", "CPP", "CLA"])
+    p.add_argument("--include-nfa", action="store_true", help="count referrals with no further action")
+    p.add_argument("--include-not-in-need", action="store_true", help="count episodes closed as not in need (RC8)")
+    p.add_argument("--definition", choices=["episode", "plan"], default="episode")
+    p.add_argument("--include-short-breaks", action="store_true", help="count CLA short breaks (V3/V4)")
+    p.add_argument("--baseline-year", type=int, help="census year of the baseline covariates (default: first year)")
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(func=_run_cohorts)
+
+
+def _run_cohorts(args) -> int:
+    from .cohorts import write_cohorts
+    from .outputs import atomic_directory
+
+    first, last = args.years
+    tables = [t.strip() for t in args.tables.split(",") if t.strip()] if args.tables else None
+    with atomic_directory(args.out, overwrite=args.overwrite, owner="impact cohorts") as tmp:
+        written = write_cohorts(
+            args.data,
+            tmp,
+            tables=tables,
+            years=range(first, last + 1),
+            lookback_years=args.lookback_years,
+            exclude_cla=args.exclude_cla,
+            current_only=args.current_only,
+            highest_level=args.highest_level,
+            include_nfa=args.include_nfa,
+            include_not_in_need=args.include_not_in_need,
+            definition=args.definition,
+            exclude_short_breaks=not args.include_short_breaks,
+            baseline_year=args.baseline_year,
+        )
+    print(f"wrote {len(written)} tables to {args.out}: {', '.join(sorted(written))}")
+    return 0

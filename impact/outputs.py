@@ -64,6 +64,7 @@ def atomic_directory(target: str | Path, *, overwrite: bool = False, owner: str 
             shutil.rmtree(stale, ignore_errors=True)
     prefix += f"{os.getpid()}-"
     tmp = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+    os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; the bundle gets the user's usual mode
     try:
         yield tmp
         if target.exists():
@@ -76,6 +77,12 @@ def atomic_directory(target: str | Path, *, overwrite: bool = False, owner: str 
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _owner_alive(suffix: str) -> bool:

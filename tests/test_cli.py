@@ -37,3 +37,10 @@ def test_impact_error_becomes_its_exit_code_and_one_line(monkeypatch, capsys, tm
     err = capsys.readouterr().err
     assert code == 3
     assert err == "impact: error: spring_census.LA: 3 rows below 100\n"
+
+
+def test_cohorts_refuses_an_existing_output_folder(tmp_path, capsys):
+    (tmp_path / "out").mkdir()
+    code = cli.main(["cohorts", "--data", str(tmp_path), "--out", str(tmp_path / "out"), "--years", "2018-2019"])
+    assert code == 2
+    assert "already exists" in capsys.readouterr().err

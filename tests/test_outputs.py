@@ -41,6 +41,9 @@ def test_atomic_directory_appears_only_when_complete(tmp_path):
         assert not target.exists()
     assert (target / "x.csv").read_text() == "a\n"
     assert sorted(os.listdir(tmp_path)) == ["bundle"]
+    mask = os.umask(0)
+    os.umask(mask)
+    assert target.stat().st_mode & 0o777 == 0o777 & ~mask
 
 
 def test_failed_run_leaves_nothing(tmp_path):

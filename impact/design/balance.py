@@ -12,6 +12,8 @@ unit weights) and after (design weights):
   when all weights are 1).
 - ecdf_max: the largest absolute difference between the weighted empirical CDFs of the two
   groups (the Kolmogorov-Smirnov statistic).
+- n_treated, n_comparison: unweighted counts of rows with positive weight in the sample (the n
+  behind each mean, which disclosure control checks).
 """
 from __future__ import annotations
 
@@ -55,6 +57,7 @@ def balance_table(
         ic = np.flatnonzero(~treated & (w > 0))
         signed = np.where(treated, w / w[it].sum(), -w / w[ic].sum())
         samples.append((sample, it, ic, w[it], w[ic], signed))
+    counts = {smp[0]: (smp[1].size, smp[2].size) for smp in samples}
     def column(j: int):
         x = B[:, j]
         stats = [(smp[0], *weighted_mean_var(x[smp[1]], smp[3]), *weighted_mean_var(x[smp[2]], smp[4])) for smp in samples]
@@ -69,7 +72,7 @@ def balance_table(
         s = {"ATT": np.sqrt(var_t0), "ATC": np.sqrt(var_c0)}.get(estimand, np.sqrt((var_t0 + var_c0) / 2))
         for (sample, mt, vt, mc, vc), ks in zip(stats, gaps):
             smd = (mt - mc) / s if s > 0 else float("nan")
-            rows.append((name, sample, mt, mc, smd, vt / vc if vc > 0 else float("nan"), ks))
+            rows.append((name, sample, mt, mc, smd, vt / vc if vc > 0 else float("nan"), ks, *counts[sample]))
     return pl.DataFrame(
         rows,
         schema={
@@ -80,6 +83,8 @@ def balance_table(
             "smd": pl.Float64,
             "variance_ratio": pl.Float64,
             "ecdf_max": pl.Float64,
+            "n_treated": pl.Int64,
+            "n_comparison": pl.Int64,
         },
         orient="row",
     )

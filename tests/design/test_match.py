@@ -105,6 +105,9 @@ def test_balance_hand_worked():
     assert after["mean_comparison"] == pytest.approx(1.5)
     assert after["smd"] == pytest.approx(0.5 / sd_t)
     assert after["variance_ratio"] == pytest.approx(xt.var(ddof=1) / np.var([2.0, 1.0], ddof=1))
+    # the n behind each mean: 2 treated and 5 comparison before, 2 and 2 after matching
+    assert (before["n_treated"], before["n_comparison"]) == (2, 5)
+    assert (after["n_treated"], after["n_comparison"]) == (2, 2)
 
 
 def test_effect_equals_statsmodels_cluster_wls():

@@ -1,0 +1,274 @@
+"""Cohort builders: the Ever-L CWSW / Ever6 FSM cohorts, outcome panels and covariates from NPD extracts.
+
+Each entry point takes `data` (an extract directory, or a DuckDB connection on which the
+extract tables are registered as views named as in `impact.data.contracts`), builds the SQL
+models of `queries/` it needs with bound parameters, and returns a polars DataFrame.
+Columns `ever_*` of the SQL are labelled `ever{L}_*` for the look-back `L` (default `ever6_*`).
+`pupil_id` (and `child_id` in the post-16 panel) are identifiers kept for panel fixed effects;
+the disclosure layer strips them before anything is released.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .data.contracts import CONTRACTS, TableContract
+from .errors import ParameterError
+from .params import check_choice, check_number
+from .sql import build, dependency_order, load_query, query_reader, run_query
+
+COMPARISONS = ("ever6_fsm_not_cwsw", "not_cwsw")
+DEFINITIONS = ("episode", "plan")
+HIGHEST_LEVELS = ("CIN", "CPP", "CLA")
+
+TABLES: dict[str, str] = {
+    "cohort": "cohort_pupil_census",
+    "attendance_panel": "out_attendance_panel",
+    "ks4_cohort": "out_ks4",
+    "post16_panel": "out_post16",
+    "covariates": "cov_baseline",
+    "attrition": "attrition",
+}
+"""Output table name -> the SQL model that produces it (the files `write_cohorts` writes)."""
+
+_ARROW_TYPES = {"str": pa.string(), "int": pa.int64(), "float": pa.float64(), "date": pa.date32(), "flag": pa.int8()}
+
+
+def contract_schema(contract: TableContract) -> pa.Schema:
+    """The Arrow schema of a contract's columns (flags as int8), used for empty optional tables."""
+    return pa.schema([(c.name, _ARROW_TYPES[c.kind]) for c in contract.columns])
+
+
+def register_missing_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Register an empty, typed table for every contract table the connection lacks; returns their names.
+
+    Optional extracts (autumn/summer census, care leavers, the pilot list) may be absent; the
+    SQL then reads them as empty.
+    """
+    present = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+    added = []
+    for name, contract in CONTRACTS.items():
+        if name not in present:
+            con.register(name, contract_schema(contract).empty_table())
+            added.append(name)
+    return added
+
+
+@dataclass(frozen=True)
+class CohortOptions:
+    """The checked parameters of a cohort build (the names the YAML spec uses)."""
+
+    years: tuple[int, ...]
+    lookback_years: int = 6
+    treated: str = "ever6_cwsw"
+    exclude_cla: bool = False
+    current_only: bool = False
+    highest_level: str | None = None
+    comparison: str = "ever6_fsm_not_cwsw"
+    include_nfa: bool = False
+    include_not_in_need: bool = False
+    definition: str = "episode"
+    exclude_short_breaks: bool = True
+    baseline_year: int | None = None
+    keep_excluded: bool = False
+
+    @classmethod
+    def checked(cls, owner: str, **options: Any) -> CohortOptions:
+        """Validate and normalise options; unknown names and bad values raise ParameterError."""
+        known = cls.__dataclass_fields__
+        unknown = sorted(set(options) - set(known))
+        if unknown:
+            raise ParameterError(
+                f"{owner} got unknown option(s) {', '.join(unknown)}; the options are {', '.join(known)}"
+            )
+        if "years" not in options:
+            raise ParameterError(f"The 'years' parameter of {owner} is required (e.g. years=range(2016, 2024)).")
+        years = _check_years(owner, options["years"])
+        opts = {**{k: f.default for k, f in known.items() if k != "years"}, **options, "years": years}
+        lookback = check_number(owner, "lookback_years", opts["lookback_years"], low=1, high=18, integer=True)
+        check_choice(owner, "treated", opts["treated"], (f"ever{lookback}_cwsw",))
+        for flag in ("exclude_cla", "current_only", "include_nfa", "include_not_in_need", "exclude_short_breaks", "keep_excluded"):
+            check_choice(owner, flag, opts[flag], (True, False))
+            opts[flag] = bool(opts[flag])
+        check_choice(owner, "highest_level", opts["highest_level"], (None, *HIGHEST_LEVELS))
+        check_choice(owner, "comparison", opts["comparison"], COMPARISONS)
+        check_choice(owner, "definition", opts["definition"], DEFINITIONS)
+        if opts["exclude_cla"] and opts["highest_level"] == "CLA":
+            raise ParameterError(
+                f"The 'highest_level' parameter of {owner} cannot be 'CLA' when exclude_cla=True "
+                "(no pupil would be treated). Drop one of the two."
+            )
+        if opts["baseline_year"] is None:
+            opts["baseline_year"] = years[0]
+        check_choice(owner, "baseline_year", opts["baseline_year"], years)
+        return cls(**opts)
+
+    def sql_params(self, models: Iterable[str], *, own: bool = False) -> dict[str, Any]:
+        """Bound values for exactly the parameters the models declare (with their dependencies unless `own`)."""
+        values = {k: v for k, v in asdict(self).items() if k not in ("years", "treated")}
+        values["census_years"] = list(self.years)
+        queries = [load_query(m) for m in models] if own else dependency_order(models)
+        return {p: values[p] for q in queries for p in q.params}
+
+    def label(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """Rename the SQL's `ever_*` columns to `ever{L}_*`."""
+        tag = f"ever{self.lookback_years}_"
+        return frame.rename({c: tag + c[5:] for c in frame.columns if c.startswith("ever_")})
+
+
+def _check_years(owner: str, years: Any) -> tuple[int, ...]:
+    values = [years] if isinstance(years, int) else years
+    rule = "an int or a non-empty sequence of ints (academic-year end, e.g. 2022 for 2021/2022)"
+    try:
+        out = tuple(sorted({int(check_number(owner, "years", y, low=1990, high=2100, integer=True)) for y in values}))
+    except TypeError:
+        raise ParameterError(f"The 'years' parameter of {owner} must be {rule}. Got {years!r} instead.") from None
+    if not out:
+        raise ParameterError(f"The 'years' parameter of {owner} must be {rule}. Got {years!r} instead.")
+    return out
+
+
+@contextmanager
+def _connect(data: Any, owner: str) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection with every contract table registered: the caller's, or a new one over an extract directory."""
+    if isinstance(data, duckdb.DuckDBPyConnection):
+        register_missing_tables(data)
+        yield data
+        return
+    if not isinstance(data, (str, os.PathLike)) or not Path(data).is_dir():
+        raise ParameterError(
+            f"The 'data' parameter of {owner} must be an extract directory or a DuckDB connection "
+            f"with the extracts registered. Got {data!r} instead."
+        )
+    from .data.sources import register_extracts
+
+    con = duckdb.connect()
+    try:
+        register_extracts(con, data)
+        register_missing_tables(con)
+        yield con
+    finally:
+        con.close()
+
+
+def _frame(data: Any, table: str, owner: str, options: Mapping[str, Any]) -> pl.DataFrame:
+    opts = CohortOptions.checked(owner, **options)
+    model = TABLES[table]
+    with _connect(data, owner) as con:
+        deps = load_query(model).models
+        build(con, deps, opts.sql_params(deps))
+        frame = run_query(con, model, opts.sql_params([model], own=True))
+    return opts.label(frame)
+
+
+def build_cohort(
+    data: Any,
+    *,
+    years: Any,
+    lookback_years: int = 6,
+    treated: str = "ever6_cwsw",
+    exclude_cla: bool = False,
+    current_only: bool = False,
+    highest_level: str | None = None,
+    comparison: str = "ever6_fsm_not_cwsw",
+    include_nfa: bool = False,
+    include_not_in_need: bool = False,
+    definition: str = "episode",
+    exclude_short_breaks: bool = True,
+) -> pl.DataFrame:
+    """Pupil x census year at the spring census of `years`: social-care and FSM flags, `cohort`
+    ('treated' / 'comparison' / 'excluded'), `treated` (1/0/null) and `exclusion_reason`.
+
+    Rules: docs/explanation/definitions.md; parameters: docs/explanation/cohort-sql.md.
+    """
+    options = {k: v for k, v in locals().items() if k != "data"}
+    return _frame(data, "cohort", "build_cohort", options)
+
+
+def attendance_panel(data: Any, **options: Any) -> pl.DataFrame:
+    """Cohort rows (pupil x academic year) with absence rates, persistent/severe absence, COVID-year
+    flags, suspensions and permanent exclusions. Options: those of `build_cohort` plus `keep_excluded`."""
+    return _frame(data, "attendance_panel", "attendance_panel", options)
+
+
+def ks4_cohort(data: Any, **options: Any) -> pl.DataFrame:
+    """KS4 pupils of the cohort years with the Year 11 cohort assignment, att8, p8 (null where
+    unpublished), em94, em95, ebacc_entry and grading_regime. Options: `build_cohort`'s plus `keep_excluded`."""
+    return _frame(data, "ks4_cohort", "ks4_cohort", options)
+
+
+def post16_panel(data: Any, *, years: Any) -> pl.DataFrame:
+    """Care leavers' EET activity at 17 and 18 in the collection `years`, with PP+ pilot first year and wave."""
+    return _frame(data, "post16_panel", "post16_panel", {"years": years})
+
+
+def covariates(data: Any, **options: Any) -> pl.DataFrame:
+    """Pupil characteristics at the spring census of `baseline_year` (default: the first of `years`,
+    and it must be one of them), including the LA's CWSW count and rate bands."""
+    return _frame(data, "covariates", "covariates", options)
+
+
+def attrition(data: Any, **options: Any) -> pl.DataFrame:
+    """Counts after each filter (census, CIN/CLA linkage, exclusions, cohort by reason) by LA and year."""
+    return _frame(data, "attrition", "attrition", options)
+
+
+def write_cohorts(
+    data: Any,
+    out: str | os.PathLike[str],
+    *,
+    tables: Iterable[str] | None = None,
+    batch_rows: int = 1_000_000,
+    **options: Any,
+) -> dict[str, Path]:
+    """Write the cohort tables as `<out>/<table>.parquet`; the function the CLI `impact cohorts` calls.
+
+    Models are built once; each table is streamed to a temporary directory inside `out` and all
+    files are moved into place only when every table is complete, so a failed or killed run
+    leaves no partial file. Returns table name -> path.
+    """
+    owner = "write_cohorts"
+    names = list(TABLES) if tables is None else list(tables)
+    for name in names:
+        check_choice(owner, "tables", name, tuple(TABLES))
+    opts = CohortOptions.checked(owner, **options)
+    out_dir = Path(out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    models = [TABLES[n] for n in names]
+    with _connect(data, owner) as con:
+        deps = sorted({d for m in models for d in load_query(m).models})
+        build(con, deps, opts.sql_params(deps))
+        staging = Path(tempfile.mkdtemp(prefix=".impact-cohorts-", dir=out_dir))
+        try:
+            written = {}
+            for name, model in zip(names, models):
+                reader = query_reader(con, model, opts.sql_params([model], own=True), batch_rows=batch_rows)
+                written[name] = _write_parquet(reader, staging / f"{name}.parquet", opts.lookback_years)
+            final = {}
+            for name, path in written.items():
+                final[name] = out_dir / path.name
+                os.replace(path, final[name])
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    return final
+
+
+def _write_parquet(reader: pa.RecordBatchReader, path: Path, lookback_years: int) -> Path:
+    tag = f"ever{lookback_years}_"
+    names = [tag + n[5:] if n.startswith("ever_") else n for n in reader.schema.names]
+    schema = pa.schema([f.with_name(n) for f, n in zip(reader.schema, names)])
+    with pq.ParquetWriter(path, schema) as writer:
+        for batch in reader:
+            writer.write_batch(pa.RecordBatch.from_arrays(batch.columns, schema=schema))
+    return path

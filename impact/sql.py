@@ -1,0 +1,198 @@
+"""Load the SQL models in `queries/` by name, check their declared parameters, run them bound.
+
+Each model is one file `queries/<name>.sql` whose first lines are a header::
+
+    -- name: flag_pupil_census
+    -- grain: pupil x census year
+    -- params: $census_years, $lookback_years
+    -- depends: stg_census, flag_social_care
+
+`params` lists every `$name` the body binds (or `none`); `depends` lists the models and the
+extract tables (views named as in `impact.data.contracts`) the body reads (or `none`).
+Values only ever reach SQL as DuckDB `$name` bindings; the only text composed here is
+`CREATE TEMP TABLE "<model>" AS <file body>`, with the model name quoted as an identifier.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from .data.contracts import CONTRACTS
+from .errors import DataError, ImpactError, ParameterError
+
+_HEADER_KEYS = ("name", "grain", "params", "depends")
+_PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+_COMMENT = re.compile(r"--[^\n]*")
+_STRING = re.compile(r"'(?:[^']|'')*'")
+
+
+class QueryDefinitionError(ImpactError):
+    """A file in `queries/` is malformed: bad header, undeclared parameter, unknown dependency."""
+
+
+@dataclass(frozen=True)
+class Query:
+    """One SQL model: its header fields and its body."""
+
+    name: str
+    grain: str
+    params: tuple[str, ...]
+    depends: tuple[str, ...]
+    sql: str
+    path: Path
+
+    @property
+    def models(self) -> tuple[str, ...]:
+        """The dependencies that are models (the rest are extract tables)."""
+        return tuple(d for d in self.depends if d not in CONTRACTS)
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """The dependencies that are extract tables registered as views."""
+        return tuple(d for d in self.depends if d in CONTRACTS)
+
+
+def query_dirs() -> tuple[Path, ...]:
+    """Where queries are looked for: `impact/_queries` (installed wheel), then `<repo>/queries` (checkout)."""
+    here = Path(__file__).resolve().parent
+    return tuple(p for p in (here / "_queries", here.parent / "queries") if p.is_dir())
+
+
+def available_queries() -> tuple[str, ...]:
+    """Names of all models found, sorted."""
+    names = {p.stem for d in query_dirs() for p in d.glob("*.sql")}
+    return tuple(sorted(names))
+
+
+@lru_cache(maxsize=None)
+def load_query(name: str) -> Query:
+    """Read and check `queries/<name>.sql` (header complete, name matches, params declared = used)."""
+    for d in query_dirs():
+        path = d / f"{name}.sql"
+        if path.is_file():
+            return _parse(path)
+    known = ", ".join(available_queries()) or "none"
+    raise ParameterError(f"No SQL model named {name!r} in {[str(d) for d in query_dirs()]}; known models: {known}")
+
+
+def _parse(path: Path) -> Query:
+    text = path.read_text(encoding="utf-8")
+    header: dict[str, str] = {}
+    for line in text.splitlines():
+        m = re.match(r"--\s*(\w+):\s*(.*)$", line.strip())
+        if not m:
+            break
+        header[m.group(1)] = m.group(2).strip()
+    missing = [k for k in _HEADER_KEYS if k not in header]
+    if missing:
+        raise QueryDefinitionError(f"{path}: header must declare {', '.join(_HEADER_KEYS)}; missing {missing}")
+    if header["name"] != path.stem:
+        raise QueryDefinitionError(f"{path}: header name {header['name']!r} differs from the file name {path.stem!r}")
+    params = tuple(_split(header["params"], strip="$"))
+    used = set(_PARAM.findall(_STRING.sub("''", _COMMENT.sub("", text))))
+    if used != set(params):
+        raise QueryDefinitionError(
+            f"{path}: declared params {sorted(params)} differ from the $params used in the body {sorted(used)}"
+        )
+    body = text.rstrip().rstrip(";")
+    return Query(header["name"], header["grain"], params, tuple(_split(header["depends"])), body, path)
+
+
+def _split(value: str, strip: str = "") -> list[str]:
+    if value.lower() in ("", "none"):
+        return []
+    return [v.strip().lstrip(strip) for v in value.split(",") if v.strip()]
+
+
+def dependency_order(names: Iterable[str]) -> list[Query]:
+    """The requested models and every model they depend on, each after its dependencies."""
+    order: list[Query] = []
+    seen: set[str] = set()
+
+    def visit(name: str, path: tuple[str, ...]) -> None:
+        if name in path:
+            raise QueryDefinitionError(f"dependency cycle: {' -> '.join((*path, name))}")
+        if name in seen:
+            return
+        query = load_query(name)
+        for dep in query.models:
+            visit(dep, (*path, name))
+        seen.add(name)
+        order.append(query)
+
+    for n in names:
+        visit(n, ())
+    return order
+
+
+def declared_params(names: Iterable[str]) -> tuple[str, ...]:
+    """Every parameter declared by the models `names` and their dependencies, sorted."""
+    return tuple(sorted({p for q in dependency_order(names) for p in q.params}))
+
+
+def _check_params(owner: str, declared: Iterable[str], params: Mapping[str, Any] | None) -> dict[str, Any]:
+    given = dict(params or {})
+    declared = set(declared)
+    missing = sorted(declared - set(given))
+    unknown = sorted(set(given) - declared)
+    if missing or unknown:
+        parts = []
+        if missing:
+            parts.append(f"missing {', '.join('$' + p for p in missing)}")
+        if unknown:
+            parts.append(f"unknown {', '.join('$' + p for p in unknown)}")
+        listed = ", ".join("$" + p for p in sorted(declared)) or "none"
+        raise ParameterError(
+            f"The 'params' parameter of {owner} must give exactly the declared parameters ({listed}); "
+            f"{' and '.join(parts)}. Pass a dict keyed by the names without '$'."
+        )
+    return given
+
+
+def _require_sources(con: Any, queries: Iterable[Query]) -> None:
+    needed = sorted({s for q in queries for s in q.sources})
+    if not needed:
+        return
+    present = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+    absent = [s for s in needed if s not in present]
+    if absent:
+        raise DataError(
+            f"extract table(s) {', '.join(absent)} are not registered on the connection; "
+            "call impact.data.sources.register_extracts(con, directory) first"
+        )
+
+
+def query_reader(con: Any, name: str, params: Mapping[str, Any] | None = None, *, batch_rows: int = 131_072) -> Any:
+    """Execute model `name` with exactly its declared `params`; returns a pyarrow RecordBatchReader.
+
+    The model's own dependencies must already exist on `con` (see `build`). Read the reader to
+    the end before running anything else on `con`.
+    """
+    query = load_query(name)
+    bound = _check_params(f"run_query({name!r})", query.params, params)
+    _require_sources(con, [query])
+    return con.sql(query.sql, params=bound).to_arrow_reader(batch_rows)
+
+
+def run_query(con: Any, name: str, params: Mapping[str, Any] | None = None) -> pl.DataFrame:
+    """Execute model `name` with exactly its declared `params` and return the rows as a polars DataFrame."""
+    return pl.from_arrow(query_reader(con, name, params).read_all())  # type: ignore[return-value]
+
+
+def build(con: Any, names: Iterable[str], params: Mapping[str, Any] | None = None) -> list[str]:
+    """Materialise `names` and their dependencies as TEMP tables in dependency order; returns the order.
+
+    `params` must hold exactly the union of the parameters the built models declare.
+    """
+    queries = dependency_order(names)
+    given = _check_params("build", {p for q in queries for p in q.params}, params)
+    _require_sources(con, queries)
+    for q in queries:
+        con.execute(f'CREATE OR REPLACE TEMP TABLE "{q.name}" AS {q.sql}', {p: given[p] for p in q.params})
+    return [q.name for q in queries]

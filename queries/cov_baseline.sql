@@ -1,0 +1,46 @@
+-- name: cov_baseline
+-- grain: pupil (spring census of the baseline year, main registration)
+-- params: $baseline_year
+-- depends: stg_census, stg_ks2, out_attendance, cov_la_bands
+-- Pre-treatment characteristics at the baseline census. EAL: first language other than English
+-- (OTH/OTB = 1, ENG/ENB = 0, else null). IDACI decile among the baseline pupils, 1 = most
+-- deprived tenth (ceil(10 x cume_dist) over descending score; ties share a decile). Prior-year
+-- absence: overall absence rate in the academic year before the baseline (out_attendance).
+WITH base AS (
+    SELECT
+        s.*,
+        CASE WHEN s.idaci_score IS NOT NULL THEN
+            CAST(CEIL(10 * CUME_DIST() OVER (PARTITION BY s.idaci_score IS NULL ORDER BY s.idaci_score DESC)) AS INTEGER)
+        END AS idaci_decile
+    FROM stg_census AS s
+    WHERE s.academic_year = $baseline_year
+)
+SELECT
+    b.pupil_id,
+    b.academic_year AS baseline_year,
+    b.sex,
+    b.ethnicity_major,
+    b.sen_provision,
+    CASE WHEN b.first_language IN ('OTH', 'OTB') THEN 1 WHEN b.first_language IN ('ENG', 'ENB') THEN 0 END AS eal,
+    b.idaci_decile,
+    b.month_of_birth,
+    b.year_group,
+    k.ks2_read_score,
+    k.ks2_mat_score,
+    CASE WHEN k.ks2_read_score IS NULL THEN 1 ELSE 0 END AS ks2_read_missing,
+    CASE WHEN k.ks2_mat_score IS NULL THEN 1 ELSE 0 END AS ks2_mat_missing,
+    b.la,
+    b.school_id,
+    a.overall_absence_rate AS prior_absence_rate,
+    CASE WHEN a.overall_absence_rate IS NULL THEN 1 ELSE 0 END AS prior_absence_missing,
+    l.la_cwsw_count,
+    l.la_cwsw_rate,
+    l.la_band_number,
+    l.la_band_rate
+FROM base AS b
+LEFT JOIN stg_ks2 AS k
+    ON k.pupil_id = b.pupil_id
+LEFT JOIN out_attendance AS a
+    ON a.pupil_id = b.pupil_id AND a.academic_year = b.academic_year - 1
+LEFT JOIN cov_la_bands AS l
+    ON l.la = b.la

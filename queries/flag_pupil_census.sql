@@ -1,0 +1,66 @@
+-- name: flag_pupil_census
+-- grain: pupil x census year (spring census, main registration)
+-- params: $census_years, $definition
+-- depends: stg_census, stg_census_dates, flag_social_care, flag_fsm
+-- Flags per definitions.md. The window length L is the $lookback_years of flag_social_care; the
+-- columns are named ever_* here and labelled ever{L}_* by the Python entry points.
+-- $definition 'episode' counts CIN episodes, 'plan' counts CIN plans instead; both variants of
+-- ever_cwsw are kept so that runs can report how much they differ.
+WITH grid AS (
+    SELECT
+        s.pupil_id,
+        s.academic_year AS census_year,
+        d.census_date,
+        s.la,
+        s.school_id,
+        s.everfsm_6 AS ever6_fsm_recorded,
+        COALESCE(f.ever6_fsm_derived, 0) AS ever6_fsm_derived,
+        COALESCE(sc.ever_cin_episode, 0) AS ever_cin_episode,
+        COALESCE(sc.ever_cin_plan, 0) AS ever_cin_plan,
+        COALESCE(sc.ever_cpp, 0) AS ever_cpp,
+        COALESCE(sc.ever_cla, 0) AS ever_cla,
+        COALESCE(sc.current_cin_episode, 0) AS current_cin_episode,
+        COALESCE(sc.current_cin_plan, 0) AS current_cin_plan,
+        COALESCE(sc.current_cpp, 0) AS current_cpp,
+        COALESCE(sc.current_cla, 0) AS current_cla
+    FROM stg_census AS s
+    JOIN stg_census_dates AS d
+        ON d.census_term = 'SPR' AND d.academic_year = s.academic_year
+    LEFT JOIN flag_social_care AS sc
+        ON sc.pupil_id = s.pupil_id AND sc.census_year = s.academic_year
+    LEFT JOIN flag_fsm AS f
+        ON f.pupil_id = s.pupil_id AND f.census_year = s.academic_year
+    WHERE s.academic_year IN (SELECT UNNEST($census_years))
+),
+chosen AS (
+    SELECT
+        grid.*,
+        CASE WHEN $definition = 'plan' THEN ever_cin_plan ELSE ever_cin_episode END AS ever_cin,
+        CASE WHEN $definition = 'plan' THEN current_cin_plan ELSE current_cin_episode END AS current_cin,
+        CASE WHEN ever_cin_episode = 1 OR ever_cpp = 1 OR ever_cla = 1 THEN 1 ELSE 0 END AS ever_cwsw_episode,
+        CASE WHEN ever_cin_plan = 1 OR ever_cpp = 1 OR ever_cla = 1 THEN 1 ELSE 0 END AS ever_cwsw_plan
+    FROM grid
+)
+SELECT
+    pupil_id,
+    census_year,
+    census_date,
+    la,
+    school_id,
+    ever_cin,
+    ever_cpp,
+    ever_cla,
+    CASE WHEN ever_cin = 1 OR ever_cpp = 1 OR ever_cla = 1 THEN 1 ELSE 0 END AS ever_cwsw,
+    CASE WHEN current_cin = 1 OR current_cpp = 1 OR current_cla = 1 THEN 1 ELSE 0 END AS current_cwsw,
+    CASE
+        WHEN ever_cla = 1 THEN 'CLA'
+        WHEN ever_cpp = 1 THEN 'CPP'
+        WHEN ever_cin = 1 THEN 'CIN'
+    END AS highest_level,
+    ever_cwsw_episode,
+    ever_cwsw_plan,
+    $definition AS cwsw_definition,
+    COALESCE(ever6_fsm_recorded, ever6_fsm_derived) AS ever6_fsm,
+    ever6_fsm_recorded,
+    ever6_fsm_derived
+FROM chosen

@@ -1,0 +1,53 @@
+-- name: flag_social_care
+-- grain: pupil x census year (pupils with at least one social-care interval overlapping the window)
+-- params: $census_years, $lookback_years, $include_nfa, $include_not_in_need, $exclude_short_breaks
+-- depends: stg_cin, stg_cla, stg_census_dates
+-- Window for census year Y with spring census date c: [c - L years, c] (closed). An interval
+-- [s, e] (e null = open) overlaps it when s <= c and coalesce(e, c) >= c - L years; it is
+-- current when s <= c <= coalesce(e, c). Intervals are joined to the few census dates (one per
+-- year) by that range condition and then aggregated, so the cost grows with intervals x years,
+-- never with pupils x intervals. Rows without a PMR cannot be linked and are left out here.
+WITH census AS (
+    SELECT
+        academic_year AS census_year,
+        census_date,
+        CAST(census_date - $lookback_years * INTERVAL '1' YEAR AS DATE) AS window_start
+    FROM stg_census_dates
+    WHERE census_term = 'SPR' AND academic_year IN (SELECT UNNEST($census_years))
+),
+intervals AS (
+    SELECT kind, pupil_id, start_date, end_date
+    FROM stg_cin
+    WHERE pupil_id IS NOT NULL
+      AND (kind <> 'cin' OR (
+            ($include_nfa OR referral_nfa = 0)
+        AND ($include_not_in_need OR not_in_need = 0)))
+    UNION ALL
+    SELECT 'cla', pupil_id, start_date, end_date
+    FROM stg_cla
+    WHERE pupil_id IS NOT NULL AND NOT ($exclude_short_breaks AND short_break = 1)
+),
+hits AS (
+    SELECT
+        i.pupil_id,
+        c.census_year,
+        i.kind,
+        CASE WHEN COALESCE(i.end_date, c.census_date) >= c.census_date THEN 1 ELSE 0 END AS is_current
+    FROM intervals AS i
+    JOIN census AS c
+        ON i.start_date <= c.census_date
+       AND COALESCE(i.end_date, c.census_date) >= c.window_start
+)
+SELECT
+    pupil_id,
+    census_year,
+    MAX(CASE WHEN kind = 'cin' THEN 1 ELSE 0 END) AS ever_cin_episode,
+    MAX(CASE WHEN kind = 'cin_plan' THEN 1 ELSE 0 END) AS ever_cin_plan,
+    MAX(CASE WHEN kind = 'cpp' THEN 1 ELSE 0 END) AS ever_cpp,
+    MAX(CASE WHEN kind = 'cla' THEN 1 ELSE 0 END) AS ever_cla,
+    MAX(CASE WHEN kind = 'cin' THEN is_current ELSE 0 END) AS current_cin_episode,
+    MAX(CASE WHEN kind = 'cin_plan' THEN is_current ELSE 0 END) AS current_cin_plan,
+    MAX(CASE WHEN kind = 'cpp' THEN is_current ELSE 0 END) AS current_cpp,
+    MAX(CASE WHEN kind = 'cla' THEN is_current ELSE 0 END) AS current_cla
+FROM hits
+GROUP BY pupil_id, census_year

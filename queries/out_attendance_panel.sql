@@ -1,0 +1,48 @@
+-- name: out_attendance_panel
+-- grain: pupil x academic year (pupils on the spring census of each cohort year)
+-- params: $keep_excluded
+-- depends: cohort_pupil_census, out_attendance, out_exclusions, stg_exclusions
+-- Each cohort row (pupil x census year) with that academic year's absence and exclusions.
+-- Absence measures are null where the pupil has no (kept) absence record. Exclusion counts are 0
+-- for pupils without an exclusion in a year the extract covers, null for years it does not cover.
+WITH exclusion_years AS (
+    SELECT DISTINCT academic_year FROM stg_exclusions
+)
+SELECT
+    c.pupil_id,
+    c.census_year AS academic_year,
+    c.la,
+    c.school_id,
+    c.cohort,
+    c.treated,
+    c.exclusion_reason,
+    c.ever_cin,
+    c.ever_cpp,
+    c.ever_cla,
+    c.ever_cwsw,
+    c.current_cwsw,
+    c.highest_level,
+    c.ever6_fsm,
+    a.sessions_possible,
+    a.overall_absence,
+    a.authorised_absence,
+    a.unauthorised_absence,
+    a.overall_absence_rate,
+    a.authorised_absence_rate,
+    a.unauthorised_absence_rate,
+    a.persistent_absence,
+    a.severe_absence,
+    CASE WHEN c.census_year = 2020 THEN 1 ELSE 0 END AS partial_year,
+    CASE WHEN c.census_year IN (2021, 2022) THEN 1 ELSE 0 END AS code_x_year,
+    CASE WHEN y.academic_year IS NULL THEN NULL ELSE COALESCE(e.any_suspension, 0) END AS any_suspension,
+    CASE WHEN y.academic_year IS NULL THEN NULL ELSE COALESCE(e.suspensions, 0) END AS suspensions,
+    CASE WHEN y.academic_year IS NULL THEN NULL ELSE COALESCE(e.suspension_sessions, 0) END AS suspension_sessions,
+    CASE WHEN y.academic_year IS NULL THEN NULL ELSE COALESCE(e.permanent_exclusion, 0) END AS permanent_exclusion
+FROM cohort_pupil_census AS c
+LEFT JOIN out_attendance AS a
+    ON a.pupil_id = c.pupil_id AND a.academic_year = c.census_year
+LEFT JOIN out_exclusions AS e
+    ON e.pupil_id = c.pupil_id AND e.academic_year = c.census_year
+LEFT JOIN exclusion_years AS y
+    ON y.academic_year = c.census_year
+WHERE $keep_excluded OR c.cohort <> 'excluded'

@@ -1,0 +1,19 @@
+-- name: stg_fsm_history
+-- grain: pupil x census term x academic year at which the pupil was recorded FSM-eligible
+-- params: none
+-- depends: autumn_census, spring_census, summer_census, stg_census_dates
+-- Every census (any term, any registration) at which the pupil was FSM-eligible: eligibility is a
+-- property of the pupil, so any enrolment recording it counts.
+WITH eligible AS (
+    SELECT 'AUT' AS census_term, PupilMatchingRefAnonymous AS pupil_id, AcademicYear AS academic_year_label
+    FROM autumn_census WHERE CAST(FSMeligible AS INTEGER) = 1
+    UNION ALL
+    SELECT 'SPR', PupilMatchingRefAnonymous, AcademicYear FROM spring_census WHERE CAST(FSMeligible AS INTEGER) = 1
+    UNION ALL
+    SELECT 'SUM', PupilMatchingRefAnonymous, AcademicYear FROM summer_census WHERE CAST(FSMeligible AS INTEGER) = 1
+)
+SELECT DISTINCT e.pupil_id, e.census_term, d.academic_year, d.census_date
+FROM eligible AS e
+JOIN stg_census_dates AS d
+    ON d.census_term = e.census_term
+   AND d.academic_year = CAST(SUBSTRING(e.academic_year_label, 1, 4) AS INTEGER) + 1

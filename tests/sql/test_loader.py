@@ -1,0 +1,92 @@
+"""The query loader: headers, declared parameters, dependency order, errors that teach."""
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+from impact import sql
+from impact.cohorts import CohortOptions, build_cohort
+from impact.errors import DataError, ParameterError
+
+from .extracts import connect
+
+
+def test_every_model_has_a_valid_header():
+    names = sql.available_queries()
+    assert {"stg_census", "flag_pupil_census", "cohort_pupil_census", "out_attendance_panel", "out_ks4",
+            "out_post16", "cov_baseline", "attrition"} <= set(names)
+    for name in names:
+        q = sql.load_query(name)  # raises if declared params differ from the $params used
+        assert q.name == name and q.grain
+        assert name.split("_")[0] in {"stg", "flag", "cohort", "out", "cov", "attrition"}
+
+
+def test_dependency_order_puts_dependencies_first():
+    order = [q.name for q in sql.dependency_order(["cohort_pupil_census"])]
+    for q in sql.dependency_order(["cohort_pupil_census"]):
+        for dep in q.models:
+            assert order.index(dep) < order.index(q.name)
+    assert order[-1] == "cohort_pupil_census"
+
+
+def test_run_query_names_missing_and_unknown_params():
+    con = connect()
+    sql.build(con, ["stg_census_dates"])
+    with pytest.raises(ParameterError, match=r"missing \$lookback_years.*unknown \$lookback"):
+        sql.run_query(con, "flag_social_care", {"census_years": [2023], "lookback": 6, "include_nfa": False,
+                                                 "include_not_in_need": False, "exclude_short_breaks": True})
+    with pytest.raises(ParameterError, match=r"unknown \$census_years"):
+        sql.run_query(con, "stg_census", {"census_years": [2023]})
+
+
+def test_build_requires_the_union_of_declared_params():
+    con = connect()
+    assert sql.declared_params(["flag_pupil_census"]) == (
+        "census_years", "definition", "exclude_short_breaks", "include_nfa", "include_not_in_need", "lookback_years")
+    with pytest.raises(ParameterError, match=r"missing \$definition"):
+        sql.build(con, ["flag_pupil_census"], {"census_years": [2023], "lookback_years": 6, "include_nfa": False,
+                                               "include_not_in_need": False, "exclude_short_breaks": True})
+
+
+def test_unknown_model_and_unregistered_extract():
+    with pytest.raises(ParameterError, match="No SQL model named 'stg_nothing'"):
+        sql.load_query("stg_nothing")
+    with pytest.raises(DataError, match="spring_census.*register_extracts"):
+        sql.build(duckdb.connect(), ["stg_census"])
+
+
+def test_malformed_query_files_are_rejected(tmp_path, monkeypatch):
+    (tmp_path / "bad_params.sql").write_text(
+        "-- name: bad_params\n-- grain: x\n-- params: $a\n-- depends: none\nSELECT $a, $b\n")
+    (tmp_path / "bad_header.sql").write_text("-- name: other\n-- grain: x\n-- params: none\n-- depends: none\nSELECT 1\n")
+    monkeypatch.setattr(sql, "query_dirs", lambda: (tmp_path,))
+    sql.load_query.cache_clear()
+    try:
+        with pytest.raises(sql.QueryDefinitionError, match=r"declared params \['a'\].*\['a', 'b'\]"):
+            sql.load_query("bad_params")
+        with pytest.raises(sql.QueryDefinitionError, match="differs from the file name"):
+            sql.load_query("bad_header")
+    finally:
+        sql.load_query.cache_clear()
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"years": [2023], "definition": "plans"}, r"'definition' parameter of build_cohort must be one of 'episode', 'plan'"),
+        ({"years": [2023], "lookback_years": 5}, r"'treated' parameter .* one of 'ever5_cwsw'. Got 'ever6_cwsw'"),
+        ({"years": [2023], "exclude_cla": True, "highest_level": "CLA"}, "cannot be 'CLA' when exclude_cla=True"),
+        ({"years": [2023], "baseline_year": 2019}, r"'baseline_year' parameter .* one of 2023"),
+        ({"years": []}, "'years' parameter"),
+        ({"years": [2023], "include_nfa": "yes"}, "'include_nfa' parameter"),
+        ({"years": [2023], "lookbak_years": 6}, "unknown option"),
+    ],
+)
+def test_option_errors(options, message):
+    with pytest.raises(ParameterError, match=message):
+        CohortOptions.checked("build_cohort", **options)
+
+
+def test_data_argument_is_checked():
+    with pytest.raises(ParameterError, match="'data' parameter of build_cohort must be an extract directory"):
+        build_cohort(42, years=2023)

@@ -1,0 +1,61 @@
+"""The CLI's writer (atomic parquet) and, once the generator lands, cohort counts vs ground truth."""
+from __future__ import annotations
+
+import json
+
+import polars as pl
+import pytest
+
+from impact import cohorts
+
+from .world import world
+
+
+def test_write_cohorts_writes_every_table_atomically(tmp_path):
+    con = world()
+    paths = cohorts.write_cohorts(con, tmp_path / "out", years=[2023, 2024])
+    assert set(paths) == set(cohorts.TABLES)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(f"{t}.parquet" for t in cohorts.TABLES)
+    written = pl.read_parquet(paths["cohort"]).sort(["census_year", "pupil_id"])
+    assert written.equals(cohorts.build_cohort(con, years=[2023, 2024]).sort(["census_year", "pupil_id"]))
+    assert "ever6_cwsw" in written.columns
+
+
+def test_write_cohorts_leaves_nothing_on_failure(tmp_path, monkeypatch):
+    con = world()
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("killed")
+
+    monkeypatch.setattr(cohorts, "_write_parquet", fail)
+    with pytest.raises(RuntimeError):
+        cohorts.write_cohorts(con, tmp_path / "out", years=[2023])
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def _year_counts(truth: dict) -> dict[int, dict]:
+    """Per-year counts from ground_truth.json.
+
+    Expected layout (impact.data.synthetic): truth["cohort_counts"]["by_year"]["2023"] ==
+    {"treated": n, "comparison": n, "ever6_cwsw": n, "ever6_cla": n, ...}, where treated is
+    ever6_cwsw and not ever6_cla, and comparison EVERFSM_6 = 1 and not ever6_cwsw.
+    """
+    block = truth.get("cohort_counts", {})
+    by_year = block.get("by_year") if isinstance(block, dict) else None
+    if not by_year:
+        raise AssertionError(f"ground_truth.json has no cohort_counts.by_year; top-level keys: {sorted(truth)}")
+    return {int(str(y)[-4:]): v for y, v in by_year.items()}
+
+
+def test_cohort_counts_equal_ground_truth(tmp_path):
+    synthetic = pytest.importorskip("impact.data.synthetic")
+    years = (2019, 2023)
+    synthetic.generate(tmp_path / "npd", pupils=3000, seed=7, years=years)
+    truth = _year_counts(json.loads((tmp_path / "npd" / "ground_truth.json").read_text()))
+    frame = cohorts.build_cohort(tmp_path / "npd", years=range(years[0], years[1] + 1), exclude_cla=True)
+    counts = {(r["census_year"], r["cohort"]): r["len"] for r in frame.group_by(["census_year", "cohort"]).len().iter_rows(named=True)}
+    cwsw = {r["census_year"]: r["ever6_cwsw"] for r in frame.group_by("census_year").agg(pl.col("ever6_cwsw").sum()).iter_rows(named=True)}
+    assert set(truth) == set(range(years[0], years[1] + 1))
+    for year, expected in truth.items():
+        got = (counts.get((year, "treated"), 0), counts.get((year, "comparison"), 0), cwsw[year])
+        assert got == (expected["treated"], expected["comparison"], expected["ever6_cwsw"]), year
