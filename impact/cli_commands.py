@@ -200,3 +200,46 @@ def _run_cohorts(args) -> int:
         )
     print(f"wrote {len(written)} tables to {args.out}: {', '.join(sorted(written))}")
     return 0
+
+
+@command
+def _run(sub) -> None:
+    p = sub.add_parser(
+        "run",
+        help="run an analysis spec and write the results bundle",
+        description="Run SPEC end to end and write a disclosure-checked results bundle (tables, figures, "
+        "report.html, manifest.json, disclosure.json, logs/run.log). Exit codes: 0 success; 1 analysis failed; "
+        "2 invalid spec or usage; 3 invalid data; 4 a required output failed disclosure checks.",
+    )
+    p.add_argument("spec", type=Path, metavar="SPEC")
+    p.add_argument("--data", type=Path, help="extract directory (overrides the spec's data)")
+    p.add_argument("--out", type=Path, help="bundle folder (default: results/<spec name>)")
+    p.add_argument("--seed", type=int, help="override the spec's seed")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing bundle folder")
+    p.add_argument("--quiet", action="store_true", help="no progress messages")
+    p.set_defaults(func=_run_run)
+
+
+def _run_run(args) -> int:
+    import polars as pl
+
+    from .errors import DisclosureError
+    from .run import run
+    from .spec import load_spec
+
+    spec = load_spec(args.spec)
+    out = args.out or Path("results") / spec.name
+    if args.out is None:
+        out.parent.mkdir(exist_ok=True)
+    quiet = args.quiet or not sys.stderr.isatty()
+    result = run(spec, data=args.data, out=out, overwrite=args.overwrite, seed=args.seed, progress=_progress(quiet))
+    est = result.estimates
+    print(f"wrote {out} (disclosure: {result.status})")
+    if est.height and "estimate" in est.columns:
+        for row in est.filter(pl.col("estimate").is_not_null()).iter_rows(named=True):
+            truth = f"  [planted {row['truth']:.4f}]" if row.get("truth") is not None else ""
+            print(f"  {row['estimator']:<12} {row['outcome']:<28} {row['term']:<22} "
+                  f"{row['estimate']:>9.4f}  95% CI [{row['ci_low']:.4f}, {row['ci_high']:.4f}]{truth}")
+    if result.status == "fail":
+        raise DisclosureError(f"one or more outputs failed disclosure checks; see {out / 'disclosure.json'}")
+    return 0

@@ -133,7 +133,7 @@ class DidSpec(_Model):
     fixed_effects: list[str] | None = None
     covariates: list[str] | None = None
     cluster: Cluster = None
-    inference: Literal["robust", "cluster", "wild"] = "cluster"
+    inference: Literal["robust", "cluster", "wild", "wild_webb"] = "cluster"
     bootstrap_reps: int = Field(999, ge=99, le=100_000)
 
 

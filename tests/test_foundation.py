@@ -114,3 +114,13 @@ def test_tidy_has_the_shared_columns_in_order_then_extras():
         res.term("nope")
     assert "singletons dropped" in res.summary()
     assert res.to_dict()["terms"][0]["extra"] == {"event_time": 0}
+
+
+def test_every_public_name_resolves():
+    import impact
+
+    for name in impact.__all__:
+        assert getattr(impact, name) is not None
+    assert impact.match.__module__.startswith("impact.design")
+    with pytest.raises(AttributeError):
+        impact.not_a_thing  # noqa: B018

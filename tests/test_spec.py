@@ -60,7 +60,7 @@ def _err(mutate) -> str:
 
 def test_errors_name_the_field_path_rule_and_value():
     msg = _err(lambda r: r["estimators"][0]["did"].__setitem__("inference", "boot"))
-    assert msg.startswith("spec: estimators[0].did.inference: must be one of 'robust', 'cluster' or 'wild'")
+    assert msg.startswith("spec: estimators[0].did.inference: must be one of 'robust', 'cluster', 'wild' or 'wild_webb'")
     assert '(got "boot")' in msg
     msg = _err(lambda r: r["design"]["match"].__setitem__("caliper", -1))
     assert "design.match.caliper: Input should be greater than 0 (got -1)" in msg

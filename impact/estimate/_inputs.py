@@ -1,0 +1,138 @@
+"""Input handling shared by did() and event_study(): argument checks, data checks, codes and masks.
+
+Everything that turns a user's frame and column arguments into numpy arrays lives here, so the
+two estimators raise the same errors for the same misuse.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from ..errors import DataError, ParameterError
+from ..frame import require_columns, require_no_missing, require_numeric
+from ..params import check_columns_arg
+from .absorb import factorize, recode, singleton_mask, varying_groups
+
+
+def weights_arg(owner: str, df: pl.DataFrame, weights: Any) -> tuple[str | None, np.ndarray | None]:
+    """Resolve `weights` (a column name, an array aligned to rows, or None) to (column, float64 array).
+
+    Negative or missing weights are an error; zero weights are allowed (rows are dropped later).
+    """
+    if weights is None:
+        return None, None
+    if isinstance(weights, str):
+        require_columns(df, [weights], owner=owner, role="weights column")
+        require_numeric(df, [weights], owner=owner, role="weights column")
+        require_no_missing(df, [weights], owner=owner)
+        w = df.get_column(weights).cast(pl.Float64).to_numpy()
+        name = weights
+    else:
+        try:
+            w = np.asarray(weights, dtype=np.float64).ravel()
+        except (TypeError, ValueError):
+            raise ParameterError(
+                f"The 'weights' parameter of {owner} must be a column name or an array of numbers aligned to the "
+                f"rows. Got {type(weights).__name__} instead."
+            ) from None
+        if w.size != df.height:
+            raise ParameterError(
+                f"The 'weights' parameter of {owner} must have one value per row ({df.height}). Got {w.size} values "
+                "instead; pass the weights array of a design built on this same frame."
+            )
+        if np.isnan(w).any():
+            raise DataError(f"{owner}: weights have {int(np.isnan(w).sum())} missing value(s); drop those rows first")
+        name = "<array>"
+    if (w < 0).any() or not np.isfinite(w).all():
+        raise DataError(
+            f"{owner}: weights ({name}) must be finite and >= 0; {int((w < 0).sum() + (~np.isfinite(w)).sum())} "
+            "row(s) are not"
+        )
+    if not (w > 0).any():
+        raise DataError(f"{owner}: every weight ({name}) is zero; nothing to estimate")
+    return name, w
+
+
+def cluster_arg(owner: str, cluster: Any) -> list[str]:
+    cols = check_columns_arg(owner, "cluster", cluster, allow_none=True)
+    if len(cols) > 2:
+        raise ParameterError(
+            f"The 'cluster' parameter of {owner} must name one or two columns. Got {cols!r} instead."
+        )
+    return cols
+
+
+def require_fixed_within(
+    df: pl.DataFrame, column: str, unit: str, codes: np.ndarray, *, owner: str, why: str
+) -> None:
+    """Raise DataError if `column` takes more than one value within some unit (codes: the unit's dense codes)."""
+    values = df.get_column(column).to_numpy()
+    n_varying = varying_groups(values, codes)
+    if n_varying:
+        raise DataError(
+            f"{owner}: column '{column}' varies within unit '{unit}' for {n_varying} of {int(codes.max()) + 1} "
+            f"units; {why}"
+        )
+
+
+@dataclass
+class Sample:
+    """Estimation sample after dropping zero-weight rows and singleton fixed-effect groups."""
+
+    n: int
+    keep: np.ndarray | None
+    fe_codes: list[np.ndarray]
+    cluster_codes: list[np.ndarray]
+    weights: np.ndarray | None
+    n_singletons: int
+    n_zero_weight: int
+    notes: list[str] = field(default_factory=list)
+
+    def take(self, a: np.ndarray) -> np.ndarray:
+        return a if self.keep is None else a[self.keep]
+
+
+def factorize_columns(df: pl.DataFrame, columns: list[str]) -> dict[str, np.ndarray]:
+    """Dense codes for each named column, computed once and shared by fixed effects, clusters and checks."""
+    return {c: factorize(df.get_column(c))[0] for c in dict.fromkeys(columns)}
+
+
+def build_sample(
+    df: pl.DataFrame,
+    fixed_effects: list[str],
+    cluster: list[str],
+    weights: np.ndarray | None,
+    codes: dict[str, np.ndarray] | None = None,
+) -> Sample:
+    """Drop zero weights and (iteratively) singleton fixed-effect groups; return dense codes on the kept rows."""
+    codes = codes if codes is not None else factorize_columns(df, fixed_effects + cluster)
+    n = df.height
+    keep = np.ones(n, dtype=bool)
+    n_zero = 0
+    if weights is not None:
+        keep &= weights > 0
+        n_zero = int(n - keep.sum())
+    fe_codes = [codes[c] for c in fixed_effects]
+    n_single = 0
+    if fe_codes:
+        single = singleton_mask([c[keep] for c in fe_codes])
+        n_single = int((~single).sum())
+        keep[np.flatnonzero(keep)[~single]] = False
+    notes = []
+    if n_zero:
+        notes.append(f"{n_zero} row(s) with zero weight were dropped")
+    if n_single:
+        notes.append(
+            f"{n_single} row(s) in singleton fixed-effect groups ({', '.join(fixed_effects)}) were dropped, "
+            "iteratively, as fixest does"
+        )
+    all_kept = bool(keep.all())
+    mask = None if all_kept else keep
+    fe_codes = [c if all_kept else recode(c[keep])[0] for c in fe_codes]
+    cl_codes = [codes[c] for c in cluster]
+    cl_codes = [c if all_kept else recode(c[keep])[0] for c in cl_codes]
+    w = None if weights is None else (weights if all_kept else weights[keep])
+    return Sample(int(keep.sum()), mask, fe_codes, cl_codes, w, n_single, n_zero, notes)

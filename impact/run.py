@@ -1,0 +1,368 @@
+"""Run a spec end to end; the only module that chains the stages.
+
+spec -> data (synthetic or extracts) -> validation -> cohort panel (DuckDB SQL) -> design
+(optional) -> estimators -> disclosure control -> bundle (tables, figures, report, manifest,
+disclosure.json, run log), written atomically. `run()` returns the released tables in memory
+as well, so research code gets what the CLI writes.
+"""
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from . import __version__
+from .cohorts import attendance_panel, attrition, covariates, ks4_cohort, post16_panel
+from .data.sources import register_extracts
+from .data.validate import check_extracts
+from .disclosure import CheckedTable, DisclosureConfig, check_table, write_disclosure_json
+from .errors import DataError, SpecError
+from .manifest import StageTimer, fingerprint_inputs, peak_rss_mb, software_versions
+from .outputs import atomic_directory
+from .runlog import attach_file, detach, get_logger
+from .spec import Spec, load_spec
+
+Progress = Callable[[str], None]
+
+#: Panel name -> (cohort function, its time column, the unit column).
+PANELS: dict[str, tuple[Callable[..., pl.DataFrame], str, str]] = {
+    "attendance": (attendance_panel, "academic_year", "pupil_id"),
+    "ks4": (ks4_cohort, "ks4_year", "pupil_id"),
+    "post16": (post16_panel, "collection_year", "child_key"),
+}
+
+#: Panel outcome column -> key of the generator's realised ATT in ground_truth.json.
+TRUTH_KEYS = {"att8": "attainment8", "em94": "l2basics_94", "em95": "l2basics_95"}
+
+
+@dataclass
+class RunResult:
+    """What a run released: checked tables by name, the manifest, and where the bundle went."""
+
+    spec: Spec
+    checked: dict[str, CheckedTable]
+    manifest: dict[str, Any]
+    out: Path | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def tables(self) -> dict[str, pl.DataFrame]:
+        return {name: c.table for name, c in self.checked.items()}
+
+    @property
+    def estimates(self) -> pl.DataFrame:
+        return self.checked["estimates"].table
+
+    @property
+    def status(self) -> str:
+        """Worst disclosure status over the outputs: 'fail' > 'review' > 'pass'."""
+        order = {"pass": 0, "review": 1, "fail": 2}
+        return max((c.status for c in self.checked.values()), key=order.__getitem__, default="pass")
+
+
+def run(
+    spec: Spec | str | Path,
+    data: str | Path | None = None,
+    out: str | Path | None = None,
+    *,
+    overwrite: bool = False,
+    seed: int | None = None,
+    progress: Progress | None = None,
+    timestamp: str | None = None,
+) -> RunResult:
+    """Run `spec`; `data` overrides the spec's data with an extract directory; `out` writes the bundle.
+
+    `seed` overrides the spec's seed. `timestamp` fixes the time written into the outputs (for
+    byte-for-byte comparison of runs); by default the current UTC time.
+    """
+    if not isinstance(spec, Spec):
+        spec = load_spec(spec)
+    if seed is not None:
+        spec = spec.model_copy(update={"seed": seed})
+    say = progress or (lambda message: None)
+    stamp = timestamp or datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+    if out is None:
+        return _execute(spec, data, None, say, stamp)
+    with atomic_directory(out, overwrite=overwrite, owner="impact run") as bundle:
+        handler = attach_file(bundle / "logs" / "run.log")
+        try:
+            result = _execute(spec, data, bundle, say, stamp)
+        finally:
+            detach(handler)
+    result.out = Path(out)
+    return result
+
+
+def _execute(spec: Spec, data: str | Path | None, bundle: Path | None, say: Progress, stamp: str) -> RunResult:
+    log = get_logger()
+    timer = StageTimer()
+    notes: list[str] = []
+    log.info("run %s: impact %s, seed %d", spec.name, __version__, spec.seed)
+    with tempfile.TemporaryDirectory(prefix="impact-run-") as work:
+        with timer.stage("data"):
+            data_dir, truth = _resolve_data(spec, data, Path(work), say)
+        with timer.stage("validate"):
+            say("checking extracts against the table contracts")
+            report = check_extracts(data_dir, mapping=spec.data.mapping)
+            log.info("validation: %d error(s), %d warning(s)", len(report.errors), len(report.warnings))
+            if not report.ok:
+                first = "; ".join(p.message for p in report.errors[:3])
+                raise DataError(f"{data_dir}: extracts fail their contracts ({len(report.errors)} error(s)): {first}")
+        con = duckdb.connect()
+        try:
+            register_extracts(con, data_dir, mapping=spec.data.mapping)
+            with timer.stage("cohort"):
+                say(f"building the {spec.panel} panel")
+                frame, attr = _panel(spec, con)
+                log.info("panel %s: %d rows", spec.panel, frame.height)
+        finally:
+            con.close()
+        inputs = fingerprint_inputs(p for p in data_dir.rglob("*.parquet"))
+    _check_columns(spec, frame)
+    with timer.stage("design"):
+        weights, balance = _design(spec, frame, say, notes)
+    with timer.stage("estimate"):
+        estimates, event_rows, pretrends = _estimate(spec, frame, weights, truth, say, notes)
+    with timer.stage("disclosure"):
+        say("applying disclosure control")
+        config = _disclosure_config(spec)
+        checked = _check_outputs(spec, frame, attr, estimates, event_rows, pretrends, balance, config)
+        for c in checked.values():
+            log.info("output %s: %s", c.name, c.status)
+    manifest = {
+        "impact_version": __version__,
+        "spec": spec.model_dump(mode="json"),
+        "seed": spec.seed,
+        "inputs": inputs,
+        "software": software_versions(),
+        "timings": timer.to_list(),
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+        "timestamp": stamp,
+        "disclosure_status": {name: c.status for name, c in checked.items()},
+        "ground_truth": truth,
+        "notes": notes,
+    }
+    result = RunResult(spec, checked, manifest, notes=notes)
+    if bundle is not None:
+        say("writing the results bundle")
+        from .bundle import write_bundle
+
+        write_bundle(result, bundle, config=config, timestamp=stamp)
+        log.info("bundle written; peak memory %.0f MB", manifest["peak_rss_mb"])
+    return result
+
+
+# --- stages ------------------------------------------------------------------------------
+
+
+def _resolve_data(spec: Spec, data: str | Path | None, work: Path, say: Progress) -> tuple[Path, dict | None]:
+    """The extract directory to read and, for synthetic data, the planted truth."""
+    if data is not None or spec.data.extracts is not None:
+        path = Path(data if data is not None else spec.data.extracts)  # type: ignore[arg-type]
+        if not path.is_dir():
+            raise DataError(f"extract directory {path} not found")
+        truth_file = path / "ground_truth.json"
+        truth = json.loads(truth_file.read_text()) if truth_file.exists() else None
+        return path, truth
+    from .data.synthetic import generate
+
+    syn = spec.data.synthetic
+    assert syn is not None
+    say(f"generating synthetic NPD: {syn.pupils:,} pupils a year, {syn.years[0]}-{syn.years[1]}, seed {syn.seed}")
+    generated = generate(work / "npd", pupils=syn.pupils, seed=syn.seed, years=tuple(syn.years), pretrend=syn.pretrend)
+    return Path(generated.path), generated.ground_truth
+
+
+def _panel(spec: Spec, con: duckdb.DuckDBPyConnection) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The analysis frame (treated and comparison rows, `year` column, baseline covariates) and attrition."""
+    c = spec.cohort
+    years = range(c.years[0], c.years[1] + 1)
+    if spec.panel == "post16":
+        frame = post16_panel(con, years=years)
+        frame = frame.with_columns(
+            year=pl.col("collection_year"),
+            child_key=pl.concat_str([pl.col("la").cast(pl.Utf8), pl.col("child_id")], separator=":"),
+            group=pl.col("pilot_first_year").fill_null(0),
+        )
+        return frame, pl.DataFrame()
+    options = dict(
+        years=years, lookback_years=c.lookback_years, treated=f"ever{c.lookback_years}_cwsw", exclude_cla=c.exclude_cla,
+        current_only=c.treated == "current_cwsw", highest_level=c.highest_level, comparison=c.comparison,
+        include_nfa=c.include_nfa, include_not_in_need=c.include_not_in_need, definition=c.definition,
+    )
+    function, time_col, _ = PANELS[spec.panel]
+    frame = function(con, **options).rename({time_col: "year"})
+    frame = frame.filter(pl.col("cohort").is_in(["treated", "comparison"]))
+    if c.year_groups is not None and "year_group" in frame.columns:
+        frame = frame.filter(pl.col("year_group").is_in(c.year_groups))
+    cov = covariates(con, **options).drop(["la", "school_id", "baseline_year"], strict=False)
+    frame = frame.join(cov, on="pupil_id", how="left")
+    return frame, attrition(con, **options)
+
+
+def _check_columns(spec: Spec, frame: pl.DataFrame) -> None:
+    """Every column a spec names must exist in the panel: one SpecError naming the field path."""
+    available = ", ".join(c for c in frame.columns if c != "pupil_id")
+
+    def need(path: str, names: Any) -> None:
+        for i, name in enumerate([names] if isinstance(names, str) else list(names or [])):
+            if name not in frame.columns:
+                where = path if isinstance(names, str) else f"{path}[{i}]"
+                raise SpecError(f"{where}: unknown column {name!r} in the {spec.panel} panel (available: {available})")
+
+    need("outcomes", spec.outcomes)
+    design = spec.design.match or spec.design.weight
+    if design is not None:
+        need(f"design.{'match' if spec.design.match else 'weight'}.covariates", design.covariates)
+        if spec.design.match is not None:
+            need("design.match.exact", spec.design.match.exact)
+    for k, est in enumerate(spec.estimators):
+        body = getattr(est, est.kind)
+        for name in ("fixed_effects", "covariates", "cluster"):
+            if hasattr(body, name):
+                need(f"estimators[{k}].{est.kind}.{name}", getattr(body, name))
+
+
+def _design(spec: Spec, frame: pl.DataFrame, say: Progress, notes: list[str]):
+    """Design weights aligned to the frame's rows (None without a design) and the balance table."""
+    from .design import match, weight
+
+    if spec.design.match is not None:
+        m = spec.design.match
+        exact = ["year", *(m.exact or [])]
+        say(f"matching ({m.method}) within year on {len(m.covariates)} covariates")
+        design = match(
+            frame, "treated", m.covariates, method=m.method, distance=m.distance, estimand=m.estimand, ratio=m.ratio,
+            replace=m.replace, caliper=m.caliper, caliper_scale=m.caliper_scale, exact=exact, seed=spec.seed,
+            missing=m.missing,
+        )
+    elif spec.design.weight is not None:
+        w = spec.design.weight
+        say(f"weighting ({w.method}) on {len(w.covariates)} covariates")
+        design = weight(frame, "treated", w.covariates, method=w.method, estimand=w.estimand, trim=w.trim, missing=w.missing)
+    else:
+        return None, None
+    notes.extend(design.notes)
+    return design.weights, design.balance()
+
+
+def _estimate(spec: Spec, frame: pl.DataFrame, weights, truth: dict | None, say: Progress, notes: list[str]):
+    """Fit every estimator on every outcome; return tidy estimates, event-study rows and pre-trend tests."""
+    from .estimate import att_gt, did, event_study
+
+    if weights is not None:
+        frame = frame.with_columns(design_weight=pl.Series(weights))
+    rows, events, pretrends = [], [], []
+    for k, est in enumerate(spec.estimators):
+        body = getattr(est, est.kind)
+        for outcome in spec.outcomes:
+            say(f"estimator {k + 1}/{len(spec.estimators)} ({est.kind}) on {outcome}")
+            data = frame.filter(pl.col(outcome).is_not_null())
+            w = "design_weight" if weights is not None else None
+            label = {"estimator": est.kind, "estimator_index": k, "outcome": outcome}
+            if est.kind == "did":
+                data = data.filter(~pl.col("year").is_in(body.exclude_years))
+                data = data.with_columns(post=(pl.col("year") >= body.post_from).cast(pl.Int8))
+                res = did(
+                    data, outcome, "treated", "post", fixed_effects=body.fixed_effects, covariates=body.covariates,
+                    weights=w, cluster=body.cluster, inference=body.inference, bootstrap_reps=body.bootstrap_reps,
+                    seed=spec.seed,
+                )
+                rows.append(_with(res.tidy(), label, _truth(truth, spec.panel, outcome)))
+            elif est.kind == "event_study":
+                res = event_study(
+                    data, outcome, "treated", "year", treat_start=body.treat_start, reference=body.reference,
+                    exclude_periods=body.exclude_periods, fixed_effects=body.fixed_effects,
+                    covariates=body.covariates, weights=w, cluster=body.cluster,
+                )
+                events.append(_with(res.tidy(), label, None))
+                pretrends.append(_pretrend_row(res, label))
+            else:
+                res = att_gt(
+                    data, outcome, PANELS[spec.panel][2], "year", "group", control=body.control, method=body.method,
+                    covariates=body.covariates, anticipation=body.anticipation, base_period=body.base_period,
+                    panel=body.panel, cluster=body.cluster, bootstrap_reps=body.bootstrap_reps, seed=spec.seed,
+                )
+                for kind in body.aggregate:
+                    agg = res.aggregate(kind)
+                    rows.append(_with(agg.tidy(), {**label, "aggregation": kind}, _truth(truth, spec.panel, outcome)))
+            notes.extend(f"{est.kind} on {outcome}: {n}" for n in res.notes)
+    estimates = pl.concat(rows, how="diagonal_relaxed") if rows else pl.DataFrame()
+    event_rows = pl.concat(events, how="diagonal_relaxed") if events else pl.DataFrame()
+    schema_overrides = {"estimate": pl.Float64, "std_error": pl.Float64}
+    tests = pl.DataFrame(pretrends, schema_overrides=schema_overrides) if pretrends else pl.DataFrame()
+    return estimates, event_rows, tests
+
+
+def _pretrend_row(res, label: dict[str, Any]) -> dict[str, Any]:
+    """The joint pre-trend Wald test as an estimate-shaped row (F in `statistic`, its denominator df in `df`)."""
+    p = res.pretrend
+    return {
+        **label, "term": "pre-trend F test", "estimate": None, "std_error": None, "statistic": p["statistic"],
+        "p_value": p["p_value"], "df_num": p["df1"], "df": p["df2"], "n_obs": res.info.get("n_obs"),
+        "n_clusters": res.info.get("n_clusters"), "n_treated": res.terms[0].n_treated if res.terms else None,
+        "n_comparison": res.terms[0].n_comparison if res.terms else None,
+    }
+
+
+def _with(table: pl.DataFrame, label: dict[str, Any], truth: float | None) -> pl.DataFrame:
+    """Prefix the estimator/outcome labels and, for synthetic data, the planted truth."""
+    out = table.with_columns(*[pl.lit(v).alias(k) for k, v in label.items()])
+    if truth is not None:
+        out = out.with_columns(truth=pl.lit(truth, dtype=pl.Float64))
+    front = [*label, "term"]
+    return out.select(front + [c for c in out.columns if c not in front])
+
+
+def _truth(truth: dict | None, panel: str, outcome: str) -> float | None:
+    """The generator's realised sample ATT for this outcome, if the data are synthetic."""
+    if not truth:
+        return None
+    effects = truth.get("realised_att", {})
+    block = effects.get("pp_plus" if panel == "post16" else "vsh", {})
+    entry = block.get(TRUTH_KEYS.get(outcome, outcome))
+    return None if entry is None else float(entry["att"])
+
+
+def _disclosure_config(spec: Spec) -> DisclosureConfig:
+    d = spec.disclosure
+    return DisclosureConfig(
+        min_count=d.min_count, zeros_disclosive=d.zeros_disclosive, nk_n=d.nk_n, nk_k=d.nk_k, p_ratio=d.p_ratio,
+        min_dof=d.min_dof, rounding_base=d.rounding_base,
+    )
+
+
+def _check_outputs(spec, frame, attr, estimates, event_rows, pretrends, balance, config) -> dict[str, CheckedTable]:
+    """Every released table, through disclosure control (the bundle writer accepts nothing else)."""
+    checked = {"estimates": check_table(estimates, "estimate", config=config, name="estimates")}
+    sizes = (
+        frame.group_by("year", "cohort").len().pivot(on="cohort", index="year", values="len").sort("year")
+        if "cohort" in frame.columns
+        else frame.group_by("year").len().sort("year")
+    )
+    checked["cohort_sizes"] = check_table(sizes.fill_null(0), "frequency", config=config, name="cohort_sizes", index="year")
+    if attr.height:
+        national = (
+            attr.group_by("step", "stage", "detail", "cohort").agg(pl.col("n").sum())
+            .with_columns(pl.col("cohort").fill_null("all"), pl.col("detail").fill_null(""))
+            .pivot(on="cohort", index=["step", "stage", "detail"], values="n").sort("step", "stage", "detail")
+            .fill_null(0)
+        )
+        checked["attrition"] = check_table(
+            national, "frequency", config=config, name="attrition", index=["step", "stage", "detail"]
+        )
+    if event_rows.height:
+        checked["event_study"] = check_table(event_rows, "estimate", config=config, name="event_study")
+    if pretrends.height:
+        checked["pretrend_tests"] = check_table(pretrends, "estimate", config=config, name="pretrend_tests")
+    if balance is not None:
+        checked["balance"] = check_table(balance, "balance", config=config, name="balance", index=["covariate", "sample"])
+    return checked
+
