@@ -11,7 +11,6 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import polars as pl
-from scipy import stats
 
 #: Columns every tidy table has, in this order; estimator-specific columns follow.
 TIDY_COLUMNS: tuple[str, ...] = (
@@ -73,6 +72,8 @@ class Term:
 
 def wald(estimate: float, std_error: float, *, df: float | None = None, level: float = 0.95):
     """Return (statistic, two-sided p-value, ci_low, ci_high) from a t(df) or normal reference."""
+    from scipy import stats  # imported here: scipy.stats is slow to import and the CLI needs to start fast
+
     if not (std_error > 0) or not math.isfinite(std_error):
         nan = float("nan")
         return nan, nan, nan, nan

@@ -191,7 +191,7 @@ def _panel(spec: Spec, con: duckdb.DuckDBPyConnection) -> tuple[pl.DataFrame, pl
             child_key=pl.concat_str([pl.col("la").cast(pl.Utf8), pl.col("child_id")], separator=":"),
             group=pl.col("pilot_first_year").fill_null(0),
         )
-        return frame, pl.DataFrame()
+        return frame.sort("child_key", "year"), pl.DataFrame()
     options = dict(
         years=years, lookback_years=c.lookback_years, treated=f"ever{c.lookback_years}_cwsw", exclude_cla=c.exclude_cla,
         current_only=c.treated == "current_cwsw", highest_level=c.highest_level, comparison=c.comparison,
@@ -203,7 +203,9 @@ def _panel(spec: Spec, con: duckdb.DuckDBPyConnection) -> tuple[pl.DataFrame, pl
     if c.year_groups is not None and "year_group" in frame.columns:
         frame = frame.filter(pl.col("year_group").is_in(c.year_groups))
     cov = covariates(con, **options).drop(["la", "school_id", "baseline_year"], strict=False)
-    frame = frame.join(cov, on="pupil_id", how="left")
+    # SQL and joins return rows in no fixed order; sorting makes every later sum, and so the
+    # results, identical from run to run.
+    frame = frame.join(cov, on="pupil_id", how="left").sort("pupil_id", "year")
     return frame, attrition(con, **options)
 
 
@@ -339,21 +341,26 @@ def _disclosure_config(spec: Spec) -> DisclosureConfig:
     )
 
 
+def _pivot(long: pl.DataFrame, on: str, index: list[str], values: str) -> pl.DataFrame:
+    """Long counts to wide, with rows sorted by `index` and columns in sorted order (deterministic)."""
+    wide = long.sort([*index, on]).pivot(on=on, index=index, values=values).sort(index).fill_null(0)
+    return wide.select(*index, *sorted(c for c in wide.columns if c not in index))
+
+
 def _check_outputs(spec, frame, attr, estimates, event_rows, pretrends, balance, config) -> dict[str, CheckedTable]:
     """Every released table, through disclosure control (the bundle writer accepts nothing else)."""
     checked = {"estimates": check_table(estimates, "estimate", config=config, name="estimates")}
     sizes = (
-        frame.group_by("year", "cohort").len().pivot(on="cohort", index="year", values="len").sort("year")
+        _pivot(frame.group_by("year", "cohort").len(), "cohort", ["year"], "len")
         if "cohort" in frame.columns
         else frame.group_by("year").len().sort("year")
     )
     checked["cohort_sizes"] = check_table(sizes.fill_null(0), "frequency", config=config, name="cohort_sizes", index="year")
     if attr.height:
-        national = (
+        national = _pivot(
             attr.group_by("step", "stage", "detail", "cohort").agg(pl.col("n").sum())
-            .with_columns(pl.col("cohort").fill_null("all"), pl.col("detail").fill_null(""))
-            .pivot(on="cohort", index=["step", "stage", "detail"], values="n").sort("step", "stage", "detail")
-            .fill_null(0)
+            .with_columns(pl.col("cohort").fill_null("all"), pl.col("detail").fill_null("")),
+            "cohort", ["step", "stage", "detail"], "n",
         )
         checked["attrition"] = check_table(
             national, "frequency", config=config, name="attrition", index=["step", "stage", "detail"]

@@ -1,0 +1,151 @@
+"""`impact run` end to end on small synthetic data: bundle contents, determinism, atomicity,
+identifier canaries, no network, exit codes."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from impact import cli
+from impact.run import run
+from impact.spec import parse_spec
+
+SPEC = {
+    "name": "t_attendance",
+    "question": "Did absence fall?",
+    "data": {"synthetic": {"pupils": 4000, "seed": 5, "years": [2016, 2024]}},
+    "cohort": {"years": [2017, 2024], "exclude_cla": True},
+    "panel": "attendance",
+    "outcomes": ["overall_absence_rate", "persistent_absence"],
+    "estimators": [
+        {"did": {"post_from": 2022, "exclude_years": [2020, 2021], "fixed_effects": ["pupil_id", "year"], "cluster": "la"}},
+        {"event_study": {"treat_start": 2022, "reference": -3, "exclude_periods": [2020, 2021],
+                         "fixed_effects": ["pupil_id", "year"], "cluster": "la"}},
+    ],
+}
+STAMP = "2026-01-01T00:00:00+00:00"
+BUNDLE_FILES = {
+    "estimates.csv", "event_study.csv", "pretrend_tests.csv", "cohort_sizes.csv", "attrition.csv",
+    "report.html", "manifest.json", "disclosure.json", "spec.yaml", "logs/run.log",
+    "figures/event_study_overall_absence_rate.png", "figures/event_study_overall_absence_rate.csv",
+}
+
+
+@pytest.fixture(scope="module")
+def npd(tmp_path_factory):
+    from impact.data.synthetic import generate
+
+    return Path(generate(tmp_path_factory.mktemp("d") / "npd", pupils=4000, seed=5, years=(2016, 2024)).path)
+
+
+@pytest.fixture(scope="module")
+def bundle(npd, tmp_path_factory):
+    out = tmp_path_factory.mktemp("r") / "bundle"
+    result = run(parse_spec(SPEC), data=npd, out=out, timestamp=STAMP)
+    return out, result
+
+
+def _files(folder: Path) -> set[str]:
+    return {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()}
+
+
+def test_bundle_has_every_output_and_planted_truth(bundle):
+    out, result = bundle
+    assert BUNDLE_FILES <= _files(out)
+    est = result.estimates
+    did_row = est.filter((est["estimator"] == "did") & (est["outcome"] == "overall_absence_rate")).row(0, named=True)
+    assert did_row["truth"] is not None and did_row["n_treated"] >= 10
+    report = (out / "report.html").read_text()
+    assert "truth" in report and "Did absence fall?" in report and "data:image/png;base64," in report
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["seed"] == 1 and manifest["inputs"] and manifest["software"]["duckdb"]
+    assert {s["stage"] for s in manifest["timings"]} >= {"data", "validate", "cohort", "estimate", "disclosure"}
+    disclosure = json.loads((out / "disclosure.json").read_text())
+    assert {r["status"] for r in disclosure["results"].values()} <= {"pass", "review", "fail"}
+    log = (out / "logs" / "run.log").read_text()
+    assert "panel attendance" in log
+
+
+def test_no_pupil_identifier_reaches_any_output_or_log(bundle, npd):
+    out, _ = bundle
+    con = duckdb.connect()
+    ids = set()
+    for f in npd.glob("spring_census_*.parquet"):
+        col = next(c for c in duckdb.read_parquet(str(f), connection=con).columns if c.startswith("PupilMatchingRef"))
+        ids |= {r[0] for r in con.execute(f'SELECT DISTINCT "{col}" FROM read_parquet(?)', [str(f)]).fetchall()}
+    assert len(ids) > 1000
+    for path in out.rglob("*"):
+        if path.is_file() and path.suffix in {".csv", ".json", ".html", ".log", ".yaml"}:
+            text = path.read_text()
+            leaked = [i for i in ids if i in text]
+            assert not leaked, f"{path.name} contains pupil identifiers"
+
+
+def test_same_seed_same_outputs_byte_for_byte(bundle, npd, tmp_path):
+    out, _ = bundle
+    again = tmp_path / "again"
+    run(parse_spec(SPEC), data=npd, out=again, timestamp=STAMP)
+    varying = {"manifest.json", "logs/run.log"}  # timings, memory and log times differ by design
+    for name in sorted(_files(out) - varying):
+        assert (out / name).read_bytes() == (again / name).read_bytes(), name
+
+
+def test_run_works_with_network_blocked(npd, tmp_path, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise OSError("network access attempted")
+
+    monkeypatch.setattr(socket, "socket", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    result = run(parse_spec(SPEC), data=npd, out=tmp_path / "offline", timestamp=STAMP)
+    assert result.estimates.height > 0
+
+
+def test_killed_run_leaves_no_bundle_and_rerun_matches(bundle, npd, tmp_path):
+    spec_file = tmp_path / "spec.json"
+    spec_file.write_text(json.dumps(SPEC))  # JSON is YAML
+    out = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "impact", "run", str(spec_file), "--data", str(npd), "--out", str(out), "--quiet"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    time.sleep(2.0)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not out.exists(), "a killed run left a bundle behind"
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert not [p for p in tmp_path.iterdir() if ".impact-tmp-" in p.name], "stale temporary folder left"
+    reference, _ = bundle
+    for name in ("estimates.csv", "event_study.csv", "cohort_sizes.csv"):
+        assert (out / name).read_bytes() == (reference / name).read_bytes(), name
+
+
+def test_exit_codes_for_bad_spec_bad_data_and_existing_output(npd, tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\n")
+    assert cli.main(["run", str(bad), "--quiet"]) == 2
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps(SPEC))
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert cli.main(["run", str(good), "--data", str(empty), "--out", str(tmp_path / "o1"), "--quiet"]) == 3
+    assert not (tmp_path / "o1").exists()
+    (tmp_path / "o2").mkdir()
+    assert cli.main(["run", str(good), "--data", str(npd), "--out", str(tmp_path / "o2"), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert all(line.startswith("impact: error: ") for line in err) and len(err) == 3
+
+
+def test_unknown_column_in_spec_is_a_spec_error_naming_the_field(npd, tmp_path):
+    spec = json.loads(json.dumps(SPEC))
+    spec["estimators"][0]["did"]["cluster"] = "la_code"
+    from impact.errors import SpecError
+
+    with pytest.raises(SpecError, match=r"estimators\[0\]\.did\.cluster: unknown column 'la_code'"):
+        run(parse_spec(spec), data=npd)
