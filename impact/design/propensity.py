@@ -14,6 +14,7 @@ from scipy import linalg, special
 from scipy.linalg import blas
 
 from ..errors import EstimationError
+from .._blas import single_blas_thread
 
 _MAX_ITER = 100
 _TOL = 1e-11
@@ -73,6 +74,7 @@ def _independent_columns(X: np.ndarray) -> list[int]:
     return kept
 
 
+@single_blas_thread
 def fit_propensity(X: np.ndarray, treated: np.ndarray, *, link: str, names: list[str]) -> PropensityModel:
     """Maximum-likelihood logistic or probit regression of `treated` on [1, X]."""
     kept = _independent_columns(X)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import EstimationError
+from .._blas import single_blas_thread
 
 _MAX_ITER = 100
 _TOL = 1e-10
@@ -44,6 +45,7 @@ def _newton(grad_hess, k: int, what: str) -> np.ndarray:
     )
 
 
+@single_blas_thread
 def logit_fit(d: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Logistic regression of `d` on `x` by Newton–Raphson (IRLS).
 
@@ -66,6 +68,7 @@ def logit_fit(d: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.
     return beta, p, np.linalg.inv(hess)
 
 
+@single_blas_thread
 def ipt_fit(d: np.ndarray, x: np.ndarray) -> np.ndarray:
     """Inverse probability tilting propensity score for the ATT (Graham, Pinto & Egel 2012).
 

@@ -13,6 +13,7 @@ import numpy as np
 from ..errors import EstimationError, ParameterError
 from .absorb import Absorber, varying_groups
 from .vcov import sandwich
+from .._blas import single_blas_thread
 
 #: A regressor is dropped as collinear when less than this share of its sum of squares survives
 #: partialling out the fixed effects and the regressors before it.
@@ -46,6 +47,7 @@ class OLSFit:
         return self.names.index(name)
 
 
+@single_blas_thread
 def fit_ols(
     y: np.ndarray,
     x: np.ndarray,
@@ -73,6 +75,7 @@ def fit_ols(
                          keep_data=keep_data)
 
 
+@single_blas_thread
 def fit_ols_block(
     block: np.ndarray,
     names: list[str],
