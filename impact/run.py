@@ -277,14 +277,19 @@ def _estimate(spec: Spec, frame: pl.DataFrame, weights, truth: dict | None, say:
                     weights=w, cluster=body.cluster, inference=body.inference, bootstrap_reps=body.bootstrap_reps,
                     seed=spec.seed,
                 )
-                rows.append(_with(res.tidy(), label, _truth(truth, spec.panel, outcome)))
+                post_years = data.filter(pl.col("post") == 1)["year"].unique().to_list()
+                rows.append(_with(res.tidy(), label, _truth(truth, spec.panel, outcome, post_years)))
             elif est.kind == "event_study":
                 res = event_study(
                     data, outcome, "treated", "year", treat_start=body.treat_start, reference=body.reference,
                     exclude_periods=body.exclude_periods, fixed_effects=body.fixed_effects,
                     covariates=body.covariates, weights=w, cluster=body.cluster,
                 )
-                events.append(_with(res.tidy(), label, None))
+                table = res.tidy()
+                if truth and "period" in table.columns:
+                    table = table.with_columns(truth=pl.col("period").map_elements(
+                        lambda y: _truth(truth, spec.panel, outcome, [y]), return_dtype=pl.Float64))
+                events.append(_with(table, label, None))
                 pretrends.append(_pretrend_row(res, label))
             else:
                 res = att_gt(
@@ -292,9 +297,15 @@ def _estimate(spec: Spec, frame: pl.DataFrame, weights, truth: dict | None, say:
                     covariates=body.covariates, anticipation=body.anticipation, base_period=body.base_period,
                     panel=body.panel, cluster=body.cluster, bootstrap_reps=body.bootstrap_reps, seed=spec.seed,
                 )
+                treated_years = data.filter((pl.col("group") > 0) & (pl.col("year") >= pl.col("group")))["year"]
+                overall_truth = _truth(truth, spec.panel, outcome, treated_years.unique().to_list())
                 for kind in body.aggregate:
-                    agg = res.aggregate(kind)
-                    rows.append(_with(agg.tidy(), {**label, "aggregation": kind}, _truth(truth, spec.panel, outcome)))
+                    table = res.aggregate(kind).tidy()
+                    if overall_truth is not None:  # the planted truth is known for the overall average only
+                        table = table.with_columns(
+                            truth=pl.when(pl.col("overall")).then(pl.lit(overall_truth)).otherwise(None)
+                        )
+                    rows.append(_with(table, {**label, "aggregation": kind}, None))
             notes.extend(f"{est.kind} on {outcome}: {n}" for n in res.notes)
     estimates = pl.concat(rows, how="diagonal_relaxed") if rows else pl.DataFrame()
     event_rows = pl.concat(events, how="diagonal_relaxed") if events else pl.DataFrame()
@@ -323,14 +334,24 @@ def _with(table: pl.DataFrame, label: dict[str, Any], truth: float | None) -> pl
     return out.select(front + [c for c in out.columns if c not in front])
 
 
-def _truth(truth: dict | None, panel: str, outcome: str) -> float | None:
-    """The generator's realised sample ATT for this outcome, if the data are synthetic."""
+def _truth(truth: dict | None, panel: str, outcome: str, years: list[int]) -> float | None:
+    """The generator's realised ATT for this outcome over the given post years (synthetic data only).
+
+    The n-weighted mean of the per-year realised ATTs; 0 when none of the years is a policy year
+    (a placebo), None when the generator planted nothing on this outcome or the data are real.
+    """
     if not truth:
         return None
-    effects = truth.get("realised_att", {})
-    block = effects.get("pp_plus" if panel == "post16" else "vsh", {})
+    block = truth.get("realised_att", {}).get("pp_plus" if panel == "post16" else "vsh", {})
     entry = block.get(TRUTH_KEYS.get(outcome, outcome))
-    return None if entry is None else float(entry["att"])
+    if entry is None:
+        return None
+    by_year = {int(y): v for y, v in entry.get("by_year", {}).items()}
+    cells = [by_year[y] for y in years if y in by_year and by_year[y]["n"] > 0]
+    if not cells:
+        return 0.0
+    total = sum(c["n"] for c in cells)
+    return sum(c["att"] * c["n"] for c in cells) / total
 
 
 def _disclosure_config(spec: Spec) -> DisclosureConfig:
