@@ -229,8 +229,6 @@ def _run_run(args) -> int:
 
     spec = load_spec(args.spec)
     out = args.out or Path("results") / spec.name
-    if args.out is None:
-        out.parent.mkdir(exist_ok=True)
     quiet = args.quiet or not sys.stderr.isatty()
     result = run(spec, data=args.data, out=out, overwrite=args.overwrite, seed=args.seed, progress=_progress(quiet))
     est = result.estimates

@@ -56,8 +56,7 @@ def atomic_directory(target: str | Path, *, overwrite: bool = False, owner: str 
             f"{owner}: output folder {target} already exists; choose another or pass overwrite (--overwrite)"
         )
     parent = target.parent
-    if not parent.exists():
-        raise ParameterError(f"{owner}: parent folder {parent} of the output does not exist")
+    parent.mkdir(parents=True, exist_ok=True)
     prefix = f".{target.name}{_TMP_MARK}"
     for stale in parent.glob(prefix + "*"):
         if not _owner_alive(stale.name[len(prefix):]):

@@ -120,3 +120,9 @@ def test_run_log_goes_to_file_only_and_leaves_root_logger_alone(tmp_path):
     assert "stage cohort: 1234 rows" in (tmp_path / "logs" / "run.log").read_text()
     assert "after detach" not in (tmp_path / "logs" / "run.log").read_text()
     assert logging.getLogger().handlers == root_handlers
+
+
+def test_missing_parent_folders_are_created(tmp_path):
+    with atomic_directory(tmp_path / "a" / "b" / "bundle") as d:
+        (d / "x").write_text("1")
+    assert (tmp_path / "a" / "b" / "bundle" / "x").exists()
