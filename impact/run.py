@@ -378,13 +378,15 @@ def _check_outputs(spec, frame, attr, estimates, event_rows, pretrends, balance,
     )
     checked["cohort_sizes"] = check_table(sizes.fill_null(0), "frequency", config=config, name="cohort_sizes", index="year")
     if attr.height:
-        national = _pivot(
+        # Long form, one count per row: a wide stage x cohort table would be mostly structural
+        # zeros (CIN rows have no cohort), which zero suppression would cascade through.
+        national = (
             attr.group_by("step", "stage", "detail", "cohort").agg(pl.col("n").sum())
-            .with_columns(pl.col("cohort").fill_null("all"), pl.col("detail").fill_null("")),
-            "cohort", ["step", "stage", "detail"], "n",
+            .with_columns(pl.col("cohort").fill_null("all"), pl.col("detail").fill_null(""))
+            .sort("step", "stage", "detail", "cohort")
         )
         checked["attrition"] = check_table(
-            national, "frequency", config=config, name="attrition", index=["step", "stage", "detail"]
+            national, "frequency", config=config, name="attrition", index=["step", "stage", "detail", "cohort"]
         )
     if event_rows.height:
         checked["event_study"] = check_table(event_rows, "estimate", config=config, name="event_study")

@@ -16,6 +16,9 @@ def test_write_text_atomic_replaces_whole_file_and_leaves_no_temp(tmp_path):
     write_text_atomic(p, "one")
     write_text_atomic(p, "two")
     assert p.read_text() == "two"
+    mask = os.umask(0)
+    os.umask(mask)
+    assert p.stat().st_mode & 0o777 == 0o666 & ~mask
     assert os.listdir(tmp_path) == ["a.json"]
 
 

@@ -35,6 +35,7 @@ def test_report_embeds_figures_escapes_text_and_needs_no_external_files(tmp_path
     assert "http://" not in page and "https://" not in page and "<script" not in page
 
 
-def test_table_html_has_one_row_per_frame_row():
-    html = table_html(pl.DataFrame({"a": [1, 2, 3], "b": ["x", "y", "z"]}))
+def test_table_html_has_one_row_per_frame_row_and_years_without_separators():
+    html = table_html(pl.DataFrame({"year": [2016, 2017, 2018], "n": [12345, 2, 3]}))
     assert html.count("<tr>") == 4
+    assert "<td>2016</td>" in html and "<td>12,345</td>" in html

@@ -73,12 +73,18 @@ def render_report(ctx: ReportContext) -> str:
     return "\n".join(parts)
 
 
+#: Integer columns that are labels (years, codes, steps), printed without thousands separators.
+LABEL_COLUMNS = {"year", "period", "step", "event_time", "la", "group", "time", "census_year", "estimator_index"}
+
+
 def table_html(df: pl.DataFrame, *, digits: int = 3) -> str:
     """An HTML table; nulls (suppressed or not applicable) shown as a grey dash."""
     head = "".join(f"<th>{_e(c)}</th>" for c in df.columns)
+    labels = [c in LABEL_COLUMNS for c in df.columns]
     rows = []
     for row in df.iter_rows():
-        cells = "".join(_cell(v, digits) for v in row)
+        cells = "".join(f"<td>{v}</td>" if is_label and v is not None else _cell(v, digits)
+                        for v, is_label in zip(row, labels))
         rows.append(f"<tr>{cells}</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
