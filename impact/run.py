@@ -22,7 +22,7 @@ from . import __version__
 from .cohorts import attendance_panel, attrition, covariates, ks4_cohort, post16_panel
 from .data.sources import register_extracts
 from .data.validate import check_extracts
-from .disclosure import CheckedTable, DisclosureConfig, check_table, write_disclosure_json
+from .disclosure import CheckedTable, DisclosureConfig, check_table
 from .errors import DataError, SpecError
 from .manifest import StageTimer, fingerprint_inputs, peak_rss_mb, software_versions
 from .outputs import atomic_directory

@@ -3,9 +3,7 @@ from __future__ import annotations
 
 import math
 
-import pandas as pd
 import polars as pl
-import pyarrow as pa
 import pytest
 from scipy import stats
 

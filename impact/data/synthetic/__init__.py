@@ -13,9 +13,9 @@ from pathlib import Path
 
 from ...errors import ParameterError
 from ...params import check_number
+from ...outputs import atomic_directory
 from .config import GENERATOR_VERSION, PlantedEffects
 from .engine import run
-from .writer import atomic_directory
 
 __all__ = ["GeneratedData", "PlantedEffects", "generate", "GENERATOR_VERSION"]
 
@@ -80,7 +80,7 @@ def generate(
     say = progress or (lambda _msg: None)
     arguments = {"pupils": pupils, "seed": seed, "years": [years[0], years[1]], "pretrend": pretrend,
                  "write_burn_in": write_burn_in, "link_failure": link_failure}
-    with atomic_directory(out, overwrite) as tmp:
+    with atomic_directory(out, overwrite=overwrite, owner=_OWNER) as tmp:
         truth = run(tmp, pupils=pupils, seed=seed, first=years[0], last=years[1], effects=effects,
                     pretrend=float(pretrend), write_burn_in=write_burn_in, link_failure=float(link_failure),
                     progress=say)

@@ -1,10 +1,6 @@
 """Deterministic parquet writing and the atomic output directory."""
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -81,22 +77,3 @@ class Appender:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-@contextmanager
-def atomic_directory(out: Path, overwrite: bool):
-    """Yield a temporary sibling directory that is renamed to `out` only on success."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    try:
-        yield tmp
-        if out.exists():
-            trash = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-            os.replace(out, trash / "old")
-            os.replace(tmp, out)
-            shutil.rmtree(trash, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
