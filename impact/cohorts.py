@@ -42,6 +42,11 @@ TABLES: dict[str, str] = {
 }
 """Output table name -> the SQL model that produces it (the files `write_cohorts` writes)."""
 
+DUCKDB_SETTINGS: dict[str, Any] = {"threads": 2, "memory_limit": "4.5GB", "preserve_insertion_order": False}
+"""Settings of the connections the entry points open: national-size extracts (about 70M pupil-years)
+are built within 6 GB on 2 cores, DuckDB spilling to the temporary directory beyond `memory_limit`;
+row order is not kept (every output is a set; callers sort)."""
+
 _ARROW_TYPES = {"str": pa.string(), "int": pa.int64(), "float": pa.float64(), "date": pa.date32(), "flag": pa.int8()}
 
 
@@ -139,6 +144,12 @@ def _check_years(owner: str, years: Any) -> tuple[int, ...]:
     return out
 
 
+def connect(temp_directory: str | os.PathLike[str], **settings: Any) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection with `DUCKDB_SETTINGS` (overridden by `settings`), spilling to
+    `temp_directory` (give a run's temporary folder, never the working directory, DuckDB's default)."""
+    return duckdb.connect(config={**DUCKDB_SETTINGS, **settings, "temp_directory": str(temp_directory)})
+
+
 @contextmanager
 def _connect(data: Any, owner: str) -> Iterator[duckdb.DuckDBPyConnection]:
     """A connection with every contract table registered: the caller's, or a new one over an extract directory."""
@@ -153,13 +164,15 @@ def _connect(data: Any, owner: str) -> Iterator[duckdb.DuckDBPyConnection]:
         )
     from .data.sources import register_extracts
 
-    con = duckdb.connect()
+    spill = tempfile.mkdtemp(prefix="impact-duckdb-")
+    con = connect(Path(spill) / "spill")
     try:
         register_extracts(con, data)
         register_missing_tables(con)
         yield con
     finally:
         con.close()
+        shutil.rmtree(spill, ignore_errors=True)
 
 
 def _frame(data: Any, table: str, owner: str, options: Mapping[str, Any]) -> pl.DataFrame:

@@ -19,7 +19,7 @@ import duckdb
 import polars as pl
 
 from . import __version__
-from .cohorts import attendance_panel, attrition, covariates, ks4_cohort, post16_panel
+from .cohorts import attendance_panel, attrition, connect, covariates, ks4_cohort, post16_panel
 from .data.sources import register_extracts
 from .data.validate import check_extracts
 from .disclosure import CheckedTable, DisclosureConfig, check_table
@@ -115,7 +115,7 @@ def _execute(spec: Spec, data: str | Path | None, bundle: Path | None, say: Prog
             if not report.ok:
                 first = "; ".join(p.message for p in report.errors[:3])
                 raise DataError(f"{data_dir}: extracts fail their contracts ({len(report.errors)} error(s)): {first}")
-        con = duckdb.connect()
+        con = connect(Path(work) / "duckdb-spill")  # bounded memory; spills inside the run's temp folder
         try:
             register_extracts(con, data_dir, mapping=spec.data.mapping)
             with timer.stage("cohort"):

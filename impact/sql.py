@@ -6,11 +6,15 @@ Each model is one file `queries/<name>.sql` whose first lines are a header::
     -- grain: pupil x census year
     -- params: $census_years, $lookback_years
     -- depends: stg_census, flag_social_care
+    -- materialise: table
 
 `params` lists every `$name` the body binds (or `none`); `depends` lists the models and the
 extract tables (views named as in `impact.data.contracts`) the body reads (or `none`).
+`materialise` (optional, default `table`) is `view` for a model that is cheap to recompute or
+read once, so that its rows are never stored and filters on it reach the extract scans; a view
+cannot bind parameters.
 Values only ever reach SQL as DuckDB `$name` bindings; the only text composed here is
-`CREATE TEMP TABLE "<model>" AS <file body>`, with the model name quoted as an identifier.
+`CREATE TEMP TABLE|VIEW "<model>" AS <file body>`, with the model name quoted as an identifier.
 """
 from __future__ import annotations
 
@@ -27,6 +31,7 @@ from .data.contracts import CONTRACTS
 from .errors import DataError, ImpactError, ParameterError
 
 _HEADER_KEYS = ("name", "grain", "params", "depends")
+_MATERIALISE = ("table", "view")
 _PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 _COMMENT = re.compile(r"--[^\n]*")
 _STRING = re.compile(r"'(?:[^']|'')*'")
@@ -46,6 +51,7 @@ class Query:
     depends: tuple[str, ...]
     sql: str
     path: Path
+    materialise: str = "table"
 
     @property
     def models(self) -> tuple[str, ...]:
@@ -100,8 +106,13 @@ def _parse(path: Path) -> Query:
         raise QueryDefinitionError(
             f"{path}: declared params {sorted(params)} differ from the $params used in the body {sorted(used)}"
         )
+    materialise = header.get("materialise", "table")
+    if materialise not in _MATERIALISE:
+        raise QueryDefinitionError(f"{path}: materialise must be one of {', '.join(_MATERIALISE)}; got {materialise!r}")
+    if materialise == "view" and params:
+        raise QueryDefinitionError(f"{path}: a view cannot bind parameters ({', '.join(params)}); materialise it as a table")
     body = text.rstrip().rstrip(";")
-    return Query(header["name"], header["grain"], params, tuple(_split(header["depends"])), body, path)
+    return Query(header["name"], header["grain"], params, tuple(_split(header["depends"])), body, path, materialise)
 
 
 def _split(value: str, strip: str = "") -> list[str]:
@@ -186,7 +197,8 @@ def run_query(con: Any, name: str, params: Mapping[str, Any] | None = None) -> p
 
 
 def build(con: Any, names: Iterable[str], params: Mapping[str, Any] | None = None) -> list[str]:
-    """Materialise `names` and their dependencies as TEMP tables in dependency order; returns the order.
+    """Create `names` and their dependencies as TEMP tables (or views, per their header) in
+    dependency order; returns the order.
 
     `params` must hold exactly the union of the parameters the built models declare.
     """
@@ -194,5 +206,10 @@ def build(con: Any, names: Iterable[str], params: Mapping[str, Any] | None = Non
     given = _check_params("build", {p for q in queries for p in q.params}, params)
     _require_sources(con, queries)
     for q in queries:
-        con.execute(f'CREATE OR REPLACE TEMP TABLE "{q.name}" AS {q.sql}', {p: given[p] for p in q.params})
+        kind = "VIEW" if q.materialise == "view" else "TABLE"
+        other = "TABLE" if kind == "VIEW" else "VIEW"
+        if con.execute(f"SELECT 1 FROM duckdb_{other.lower()}s() WHERE temporary AND {other.lower()}_name = $name",
+                       {"name": q.name}).fetchall():
+            con.execute(f'DROP {other} "{q.name}"')
+        con.execute(f'CREATE OR REPLACE TEMP {kind} "{q.name}" AS {q.sql}', {p: given[p] for p in q.params})
     return [q.name for q in queries]

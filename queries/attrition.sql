@@ -8,12 +8,12 @@
 SELECT 1 AS step, 'spring_census_rows' AS stage, CAST(NULL AS VARCHAR) AS cohort, CAST(NULL AS VARCHAR) AS detail,
        CAST(LA AS INTEGER) AS la, CAST(SUBSTRING(AcademicYear, 1, 4) AS INTEGER) + 1 AS year, COUNT(*) AS n
 FROM spring_census
-WHERE CAST(SUBSTRING(AcademicYear, 1, 4) AS INTEGER) + 1 IN (SELECT UNNEST($census_years))
+WHERE ARRAY_CONTAINS($census_years, CAST(SUBSTRING(AcademicYear, 1, 4) AS INTEGER) + 1)
 GROUP BY CAST(LA AS INTEGER), CAST(SUBSTRING(AcademicYear, 1, 4) AS INTEGER) + 1
 UNION ALL
 SELECT 2, 'census_pupils_main_registration', NULL, NULL, la, academic_year, COUNT(*)
 FROM stg_census
-WHERE academic_year IN (SELECT UNNEST($census_years))
+WHERE ARRAY_CONTAINS($census_years, academic_year)
 GROUP BY la, academic_year
 UNION ALL
 SELECT 3, 'cin_rows', NULL, NULL, CAST(CIN_LA AS INTEGER), CAST(SUBSTRING(CIN_ACADYR, 1, 4) AS INTEGER) + 1, COUNT(*)
@@ -64,12 +64,12 @@ GROUP BY la, last_collection_year
 UNION ALL
 SELECT 13, 'absence_pupil_years', NULL, NULL, NULL, academic_year, COUNT(*)
 FROM stg_absence
-WHERE academic_year IN (SELECT UNNEST($census_years))
+WHERE ARRAY_CONTAINS($census_years, academic_year)
 GROUP BY academic_year
 UNION ALL
 SELECT 14, 'absence_over_420_dropped', NULL, NULL, NULL, academic_year, COUNT(*)
 FROM stg_absence
-WHERE sessions_possible > 420 AND academic_year IN (SELECT UNNEST($census_years))
+WHERE sessions_possible > 420 AND ARRAY_CONTAINS($census_years, academic_year)
 GROUP BY academic_year
 UNION ALL
 SELECT 15, 'cwsw_definitions_disagree', NULL,

@@ -5,7 +5,8 @@
 -- Pre-treatment characteristics at the baseline census. EAL: first language other than English
 -- (OTH/OTB = 1, ENG/ENB = 0, else null). IDACI decile among the baseline pupils, 1 = most
 -- deprived tenth (ceil(10 x cume_dist) over descending score; ties share a decile). Prior-year
--- absence: overall absence rate in the academic year before the baseline (out_attendance).
+-- absence: overall absence rate in the academic year before the baseline (out_attendance, filtered
+-- to that one year so that only its absence records are read and summed).
 WITH base AS (
     SELECT
         s.*,
@@ -14,6 +15,11 @@ WITH base AS (
         END AS idaci_decile
     FROM stg_census AS s
     WHERE s.academic_year = $baseline_year
+),
+prior_absence AS (
+    SELECT pupil_id, overall_absence_rate
+    FROM out_attendance
+    WHERE academic_year = $baseline_year - 1
 )
 SELECT
     b.pupil_id,
@@ -40,7 +46,7 @@ SELECT
 FROM base AS b
 LEFT JOIN stg_ks2 AS k
     ON k.pupil_id = b.pupil_id
-LEFT JOIN out_attendance AS a
-    ON a.pupil_id = b.pupil_id AND a.academic_year = b.academic_year - 1
+LEFT JOIN prior_absence AS a
+    ON a.pupil_id = b.pupil_id
 LEFT JOIN cov_la_bands AS l
     ON l.la = b.la

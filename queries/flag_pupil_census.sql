@@ -6,7 +6,32 @@
 -- columns are named ever_* here and labelled ever{L}_* by the Python entry points.
 -- $definition 'episode' counts CIN episodes, 'plan' counts CIN plans instead; both variants of
 -- ever_cwsw are kept so that runs can report how much they differ.
-WITH grid AS (
+WITH flags AS (
+    -- the two sparse flag tables stacked and folded to one row per pupil x year, so that the
+    -- census grid is probed once
+    SELECT
+        pupil_id,
+        census_year,
+        MAX(ever6_fsm_derived) AS ever6_fsm_derived,
+        MAX(ever_cin_episode) AS ever_cin_episode,
+        MAX(ever_cin_plan) AS ever_cin_plan,
+        MAX(ever_cpp) AS ever_cpp,
+        MAX(ever_cla) AS ever_cla,
+        MAX(current_cin_episode) AS current_cin_episode,
+        MAX(current_cin_plan) AS current_cin_plan,
+        MAX(current_cpp) AS current_cpp,
+        MAX(current_cla) AS current_cla
+    FROM (
+        SELECT pupil_id, census_year, 0 AS ever6_fsm_derived, ever_cin_episode, ever_cin_plan, ever_cpp, ever_cla,
+               current_cin_episode, current_cin_plan, current_cpp, current_cla
+        FROM flag_social_care
+        UNION ALL
+        SELECT pupil_id, census_year, ever6_fsm_derived, 0, 0, 0, 0, 0, 0, 0, 0
+        FROM flag_fsm
+    ) AS stacked
+    GROUP BY pupil_id, census_year
+),
+grid AS (
     SELECT
         s.pupil_id,
         s.academic_year AS census_year,
@@ -15,22 +40,20 @@ WITH grid AS (
         s.school_id,
         s.everfsm_6 AS ever6_fsm_recorded,
         COALESCE(f.ever6_fsm_derived, 0) AS ever6_fsm_derived,
-        COALESCE(sc.ever_cin_episode, 0) AS ever_cin_episode,
-        COALESCE(sc.ever_cin_plan, 0) AS ever_cin_plan,
-        COALESCE(sc.ever_cpp, 0) AS ever_cpp,
-        COALESCE(sc.ever_cla, 0) AS ever_cla,
-        COALESCE(sc.current_cin_episode, 0) AS current_cin_episode,
-        COALESCE(sc.current_cin_plan, 0) AS current_cin_plan,
-        COALESCE(sc.current_cpp, 0) AS current_cpp,
-        COALESCE(sc.current_cla, 0) AS current_cla
+        COALESCE(f.ever_cin_episode, 0) AS ever_cin_episode,
+        COALESCE(f.ever_cin_plan, 0) AS ever_cin_plan,
+        COALESCE(f.ever_cpp, 0) AS ever_cpp,
+        COALESCE(f.ever_cla, 0) AS ever_cla,
+        COALESCE(f.current_cin_episode, 0) AS current_cin_episode,
+        COALESCE(f.current_cin_plan, 0) AS current_cin_plan,
+        COALESCE(f.current_cpp, 0) AS current_cpp,
+        COALESCE(f.current_cla, 0) AS current_cla
     FROM stg_census AS s
     JOIN stg_census_dates AS d
         ON d.census_term = 'SPR' AND d.academic_year = s.academic_year
-    LEFT JOIN flag_social_care AS sc
-        ON sc.pupil_id = s.pupil_id AND sc.census_year = s.academic_year
-    LEFT JOIN flag_fsm AS f
+    LEFT JOIN flags AS f
         ON f.pupil_id = s.pupil_id AND f.census_year = s.academic_year
-    WHERE s.academic_year IN (SELECT UNNEST($census_years))
+    WHERE ARRAY_CONTAINS($census_years, s.academic_year)
 ),
 chosen AS (
     SELECT

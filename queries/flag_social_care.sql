@@ -13,7 +13,7 @@ WITH census AS (
         census_date,
         CAST(census_date - $lookback_years * INTERVAL '1' YEAR AS DATE) AS window_start
     FROM stg_census_dates
-    WHERE census_term = 'SPR' AND academic_year IN (SELECT UNNEST($census_years))
+    WHERE census_term = 'SPR' AND ARRAY_CONTAINS($census_years, academic_year)
 ),
 intervals AS (
     SELECT kind, pupil_id, start_date, end_date

@@ -2,6 +2,7 @@
 -- grain: pupil x academic year (enrolments summed; pupil-years over 420 possible sessions dropped)
 -- params: none
 -- depends: stg_absence
+-- materialise: view
 -- Rates are sessions missed / sessions possible (null when nothing was possible). Persistent
 -- absence: rate >= 0.10; severe: rate >= 0.50 (compared in integers, 10 x missed >= possible, so
 -- that exactly 10% is persistent despite binary floating point). 2019/20 (year 2020) holds the autumn term only

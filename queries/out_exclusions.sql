@@ -2,6 +2,7 @@
 -- grain: pupil x academic year (pupils with at least one exclusion)
 -- params: none
 -- depends: stg_exclusions
+-- materialise: view
 -- Suspensions are FIXD rows; permanent exclusions PERM rows; lunchtime exclusions (LNCH) are
 -- reported separately by DfE and are not counted here.
 SELECT

@@ -31,4 +31,4 @@ FROM stg_care_leavers AS s
 LEFT JOIN waves AS w
     ON w.la = s.la
 WHERE s.age IN (17, 18)
-  AND s.collection_year IN (SELECT UNNEST($census_years))
+  AND ARRAY_CONTAINS($census_years, s.collection_year)

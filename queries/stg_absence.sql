@@ -2,6 +2,7 @@
 -- grain: pupil x academic year (enrolments summed)
 -- params: none
 -- depends: absence
+-- materialise: view
 -- Termly sessions are summed over the terms collected (a null term was not collected) and then
 -- over the pupil's enrolments in the year. The > 420 possible-sessions rule is applied to the
 -- pupil-year total in out_attendance (and counted in attrition).

@@ -2,6 +2,7 @@
 -- grain: care leaver (LA x child id) x collection year
 -- params: none
 -- depends: care_leavers
+-- materialise: view
 -- Activity codes F*/P* are in education, employment or training (EET); G* are not (NEET).
 -- EET is null where no activity is recorded (e.g. the LA is not in touch).
 SELECT DISTINCT

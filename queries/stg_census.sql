@@ -2,6 +2,7 @@
 -- grain: pupil x academic year (spring census, main registration)
 -- params: none
 -- depends: spring_census
+-- materialise: view
 -- One row per pupil and year from the spring census. Where a pupil has several enrolments
 -- (dual registration), the main one is kept: EnrolStatus C before M before S before any other
 -- code; ties (same status) go to the lowest LAESTAB so the choice is deterministic.

@@ -5,7 +5,11 @@
 -- CIN returns repeat an open episode in every collection year. Each interval is kept once, keyed
 -- by LA, child id, kind and start date, with the values of the latest return (closure date,
 -- reason, NFA flag); within one return, an open (null) end counts as the latest end. The PMR
--- is the latest return's, or any PMR another return of the same interval carries.
+-- is the latest return's, or else that of the latest return of the same interval carrying one.
+-- One aggregation over the key (no sort of whole rows): "latest" is the largest integer
+-- latest_key = collection year x 10^7 + days from 1800-01-01 to the end date (null end as
+-- 9999-12-31, 2.9M days, so the year always dominates); fixed-size keys keep the aggregate
+-- spillable. Returns without a PMR get a null key so that the PMR is the latest one recorded.
 WITH returns AS (
     SELECT
         CIN_PupilMatchingRefAnonymous AS pupil_id,
@@ -14,7 +18,7 @@ WITH returns AS (
         CAST(SUBSTRING(CIN_ACADYR, 1, 4) AS INTEGER) + 1 AS collection_year,
         CAST(CIN_ReferralDate AS DATE) AS referral_date,
         CAST(CIN_CINClosureDate AS DATE) AS closure_date,
-        CIN_ReasonForClosure AS closure_reason,
+        CASE WHEN CIN_ReasonForClosure = 'RC8' THEN 1 ELSE 0 END AS not_in_need,
         COALESCE(CAST(CIN_ReferralNFA AS INTEGER), 0) AS referral_nfa,
         CAST(CIN_CPPstartDate AS DATE) AS cpp_start,
         CAST(CIN_CPPendDate AS DATE) AS cpp_end,
@@ -22,40 +26,49 @@ WITH returns AS (
         CAST(CIN_CINPlanEndDate AS DATE) AS plan_end
     FROM cin
 ),
-intervals AS (
+stacked AS (
     SELECT 'cin' AS kind, pupil_id, child_id, la, collection_year, referral_date AS start_date,
-           closure_date AS end_date, closure_reason, referral_nfa
+           COALESCE(closure_date, DATE '9999-12-31') AS end_or_open, not_in_need, referral_nfa
     FROM returns
     UNION ALL
-    SELECT 'cpp', pupil_id, child_id, la, collection_year, cpp_start, cpp_end, closure_reason, referral_nfa
+    SELECT 'cpp', pupil_id, child_id, la, collection_year, cpp_start, COALESCE(cpp_end, DATE '9999-12-31'), not_in_need, referral_nfa
     FROM returns WHERE cpp_start IS NOT NULL
     UNION ALL
-    SELECT 'cin_plan', pupil_id, child_id, la, collection_year, plan_start, plan_end, closure_reason, referral_nfa
+    SELECT 'cin_plan', pupil_id, child_id, la, collection_year, plan_start, COALESCE(plan_end, DATE '9999-12-31'), not_in_need, referral_nfa
     FROM returns WHERE plan_start IS NOT NULL
 ),
-ranked AS (
+intervals AS (
     SELECT
-        intervals.*,
-        ROW_NUMBER() OVER (
-            PARTITION BY la, child_id, kind, start_date
-            ORDER BY collection_year DESC, end_date DESC NULLS FIRST
-        ) AS return_order,
-        MAX(pupil_id) OVER (PARTITION BY la, child_id, kind, start_date) AS any_pupil_id,
-        MIN(collection_year) OVER (PARTITION BY la, child_id, kind, start_date) AS first_collection_year,
-        COUNT(*) OVER (PARTITION BY la, child_id, kind, start_date) AS returns_count
+        stacked.*,
+        CAST(collection_year AS BIGINT) * 10000000 + DATE_DIFF('day', DATE '1800-01-01', end_or_open) AS latest_key
+    FROM stacked
+),
+latest AS (
+    SELECT
+        kind,
+        la,
+        child_id,
+        start_date,
+        ARG_MAX(pupil_id, CASE WHEN pupil_id IS NOT NULL THEN latest_key END) AS pupil_id,
+        ARG_MAX(end_or_open, latest_key) AS end_or_open,
+        MAX(collection_year) AS last_collection_year,
+        ARG_MAX(referral_nfa, latest_key) AS referral_nfa,
+        ARG_MAX(not_in_need, latest_key) AS not_in_need,
+        MIN(collection_year) AS first_collection_year,
+        COUNT(*) AS returns_count
     FROM intervals
+    GROUP BY kind, la, child_id, start_date
 )
 SELECT
     kind,
-    COALESCE(pupil_id, any_pupil_id) AS pupil_id,
+    pupil_id,
     la,
     child_id,
     start_date,
-    end_date,
+    NULLIF(end_or_open, DATE '9999-12-31') AS end_date,
     referral_nfa,
-    CASE WHEN closure_reason = 'RC8' THEN 1 ELSE 0 END AS not_in_need,
+    not_in_need,
     first_collection_year,
-    collection_year AS last_collection_year,
+    last_collection_year,
     returns_count
-FROM ranked
-WHERE return_order = 1
+FROM latest

@@ -4,7 +4,10 @@
 -- depends: cla_episodes
 -- SSDA903 returns repeat an open episode in every collection year; each episode is kept once
 -- with the latest return's end date, legal status and reason ended (an open end counts as the
--- latest within one return). V3/V4 legal status marks short breaks.
+-- latest within one return). V3/V4 legal status marks short breaks. One aggregation over the
+-- key, as in stg_cin: "latest" is the largest latest_key (collection year, then end date with
+-- null as 9999-12-31); ARG_MAX_NULL keeps a null legal status or reason of the latest return, and
+-- returns without a PMR get a null key so that the PMR is the latest one recorded.
 WITH returns AS (
     SELECT
         CLA_PupilMatchingRefAnonymous AS pupil_id,
@@ -12,31 +15,40 @@ WITH returns AS (
         CAST(CLA_LA AS INTEGER) AS la,
         CAST(SUBSTRING(CLA_ACADYR, 1, 4) AS INTEGER) + 1 AS collection_year,
         CAST(CLA_DECOM AS DATE) AS start_date,
-        CAST(CLA_DEC AS DATE) AS end_date,
+        COALESCE(CAST(CLA_DEC AS DATE), DATE '9999-12-31') AS end_or_open,
         CLA_LS AS legal_status,
         CLA_REC AS reason_ended
     FROM cla_episodes
 ),
-ranked AS (
+keyed AS (
     SELECT
         returns.*,
-        ROW_NUMBER() OVER (
-            PARTITION BY la, child_id, start_date ORDER BY collection_year DESC, end_date DESC NULLS FIRST
-        ) AS return_order,
-        MAX(pupil_id) OVER (PARTITION BY la, child_id, start_date) AS any_pupil_id,
-        COUNT(*) OVER (PARTITION BY la, child_id, start_date) AS returns_count
+        CAST(collection_year AS BIGINT) * 10000000 + DATE_DIFF('day', DATE '1800-01-01', end_or_open) AS latest_key
     FROM returns
+),
+latest AS (
+    SELECT
+        la,
+        child_id,
+        start_date,
+        ARG_MAX(pupil_id, CASE WHEN pupil_id IS NOT NULL THEN latest_key END) AS pupil_id,
+        ARG_MAX(end_or_open, latest_key) AS end_or_open,
+        ARG_MAX_NULL(legal_status, latest_key) AS legal_status,
+        ARG_MAX_NULL(reason_ended, latest_key) AS reason_ended,
+        MAX(collection_year) AS last_collection_year,
+        COUNT(*) AS returns_count
+    FROM keyed
+    GROUP BY la, child_id, start_date
 )
 SELECT
-    COALESCE(pupil_id, any_pupil_id) AS pupil_id,
+    pupil_id,
     la,
     child_id,
     start_date,
-    end_date,
+    NULLIF(end_or_open, DATE '9999-12-31') AS end_date,
     legal_status,
     reason_ended,
     CASE WHEN legal_status IN ('V3', 'V4') THEN 1 ELSE 0 END AS short_break,
-    collection_year AS last_collection_year,
+    last_collection_year,
     returns_count
-FROM ranked
-WHERE return_order = 1
+FROM latest

@@ -2,6 +2,7 @@
 -- grain: exclusion (pupil x school x start date x category)
 -- params: none
 -- depends: exclusions
+-- materialise: view
 SELECT DISTINCT
     PupilMatchingRefAnonymous AS pupil_id,
     CAST(SUBSTRING(AcademicYear, 1, 4) AS INTEGER) + 1 AS academic_year,

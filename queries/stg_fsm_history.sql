@@ -2,6 +2,7 @@
 -- grain: pupil x census term x academic year at which the pupil was recorded FSM-eligible
 -- params: none
 -- depends: autumn_census, spring_census, summer_census, stg_census_dates
+-- materialise: view
 -- Every census (any term, any registration) at which the pupil was FSM-eligible: eligibility is a
 -- property of the pupil, so any enrolment recording it counts.
 WITH eligible AS (

@@ -2,6 +2,7 @@
 -- grain: pupil (latest KS2 record)
 -- params: none
 -- depends: ks2
+-- materialise: view
 WITH ranked AS (
     SELECT
         KS2_PupilMatchingRefAnonymous AS pupil_id,

@@ -2,6 +2,7 @@
 -- grain: pupil (latest KS4 record)
 -- params: none
 -- depends: ks4
+-- materialise: view
 -- Progress 8 is set to null where it was not published: 2020 and 2021 (no exams) and 2025 and
 -- 2026 (those cohorts sat no KS2 tests, in 2020 and 2021). The grading regime follows the year.
 WITH ranked AS (

@@ -1,0 +1,84 @@
+"""Staging de-duplication edge cases and how models are created (tables, views, connection settings)."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from impact import cohorts, sql
+
+from .extracts import cin, cla, connect
+
+
+def test_cla_episode_takes_the_latest_return_even_where_it_is_null():
+    # K1: the 2022 return records V3 (short break), the 2023 return leaves the legal status blank:
+    # the latest return wins, so the episode is not a short break. Within 2023 one row is closed
+    # and one open: the open end counts as the latest. K2: no PMR on the latest return.
+    con = connect(cla_episodes=[
+        cla("A", "K1", 2022, "2021-05-01", "2021-06-01", CLA_LS="V3"),
+        cla("A", "K1", 2023, "2021-05-01", "2022-01-01", CLA_LS=None),
+        cla("A", "K1", 2023, "2021-05-01", None, CLA_LS=None),
+        cla("B", "K2", 2022, "2021-02-01"),
+        cla(None, "K2", 2023, "2021-02-01", "2022-07-01"),
+    ])
+    sql.build(con, ["stg_cla"])
+    rows = con.sql("SELECT child_id, pupil_id, end_date, legal_status, short_break, last_collection_year, returns_count "
+                   "FROM stg_cla ORDER BY child_id").fetchall()
+    assert rows == [("K1", "A", None, None, 0, 2023, 3), ("K2", "B", dt.date(2022, 7, 1), "C2", 0, 2023, 2)]
+
+
+def test_cin_interval_keeps_latest_values_and_counts_returns():
+    # C1: two returns; the latest (2023) has NFA 0 and RC8 closure; the first collection year is 2021.
+    # Within 2023 an open row and a closed row of the same episode: open (null end) wins.
+    con = connect(cin=[
+        cin("A", "C1", 2021, "2020-09-01", CIN_ReferralNFA=1),
+        cin("A", "C1", 2023, "2020-09-01", "2022-12-01", CIN_ReasonForClosure="RC8"),
+        cin("A", "C1", 2023, "2020-09-01"),
+        cin("B", "C2", 2022, "2021-09-01", "2022-01-01", CIN_ReasonForClosure="RC8"),
+    ])
+    sql.build(con, ["stg_cin"])
+    rows = con.sql("SELECT child_id, end_date, referral_nfa, not_in_need, first_collection_year, last_collection_year, "
+                   "returns_count FROM stg_cin WHERE kind = 'cin' ORDER BY child_id").fetchall()
+    assert rows == [("C1", None, 0, 0, 2021, 2023, 3), ("C2", dt.date(2022, 1, 1), 0, 1, 2022, 2022, 1)]
+
+
+def test_views_and_tables_follow_the_header_and_can_swap():
+    con = connect()
+    assert sql.load_query("stg_census").materialise == "view"
+    assert sql.load_query("flag_pupil_census").materialise == "table"
+    con.execute('CREATE TEMP TABLE "stg_census_dates" AS SELECT 1 AS stale')  # a table where a table goes
+    con.execute('CREATE TEMP TABLE "stg_cin" AS SELECT 1 AS stale')
+    con.execute('CREATE TEMP VIEW "stg_census" AS SELECT 1 AS stale')
+    sql.build(con, ["stg_cin", "stg_census", "stg_census_dates"])
+    kinds = dict(con.sql("SELECT table_name, table_type FROM information_schema.tables "
+                         "WHERE table_name IN ('stg_cin', 'stg_census', 'stg_census_dates')").fetchall())
+    assert kinds == {"stg_cin": "LOCAL TEMPORARY", "stg_census": "VIEW", "stg_census_dates": "LOCAL TEMPORARY"}
+    assert "stale" not in con.sql("SELECT * FROM stg_census").columns
+
+
+def test_a_view_cannot_bind_parameters(tmp_path, monkeypatch):
+    (tmp_path / "stg_bad.sql").write_text(
+        "-- name: stg_bad\n-- grain: x\n-- params: $a\n-- depends: none\n-- materialise: view\nSELECT $a\n")
+    (tmp_path / "stg_odd.sql").write_text(
+        "-- name: stg_odd\n-- grain: x\n-- params: none\n-- depends: none\n-- materialise: index\nSELECT 1\n")
+    monkeypatch.setattr(sql, "query_dirs", lambda: (tmp_path,))
+    sql.load_query.cache_clear()
+    try:
+        with pytest.raises(sql.QueryDefinitionError, match=r"a view cannot bind parameters \(a\)"):
+            sql.load_query("stg_bad")
+        with pytest.raises(sql.QueryDefinitionError, match="materialise must be one of table, view; got 'index'"):
+            sql.load_query("stg_odd")
+    finally:
+        sql.load_query.cache_clear()
+
+
+def test_connection_settings_spill_to_the_given_folder(tmp_path):
+    con = cohorts.connect(tmp_path / "spill", memory_limit="1GB")
+    settings = dict(con.sql("SELECT name, value FROM duckdb_settings() WHERE name IN "
+                            "('threads', 'memory_limit', 'temp_directory', 'preserve_insertion_order')").fetchall())
+    assert settings["threads"] == str(cohorts.DUCKDB_SETTINGS["threads"])
+    assert settings["temp_directory"] == str(tmp_path / "spill")
+    assert settings["preserve_insertion_order"] == "false"
+    assert settings["memory_limit"] == "953.6 MiB"  # 1 GB = 10^9 bytes, shown in binary units
+    con.close()
+
