@@ -200,6 +200,12 @@ def _panel(spec: Spec, con: duckdb.DuckDBPyConnection) -> tuple[pl.DataFrame, pl
     function, time_col, _ = PANELS[spec.panel]
     frame = function(con, **options).rename({time_col: "year"})
     frame = frame.filter(pl.col("cohort").is_in(["treated", "comparison"]))
+    if "nc_year" in frame.columns:
+        # NC year x group: a fixed effect that absorbs age profiles differing between the groups
+        # (docs/explanation/design.md, "Age profiles that differ by group").
+        frame = frame.with_columns(
+            nc_year_by_group=pl.concat_str([pl.col("nc_year"), pl.col("treated").cast(pl.Utf8)], separator=":")
+        )
     if c.year_groups is not None and "year_group" in frame.columns:
         frame = frame.filter(pl.col("year_group").is_in(c.year_groups))
     cov = covariates(con, **options).drop(["la", "school_id", "baseline_year"], strict=False)

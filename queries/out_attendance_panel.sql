@@ -25,6 +25,7 @@ SELECT
     c.census_year AS academic_year,
     c.la,
     c.school_id,
+    c.nc_year,
     c.cohort,
     c.treated,
     c.exclusion_reason,

@@ -27,7 +27,8 @@ def exclusion(pmr, year, category, sessions, start):
 def panel():
     years = (2019, 2020, 2021)
     con = connect(
-        spring_census=[census(p, y, EVERFSM_6=1) for p in ("A", "B", "C", "D") for y in years],
+        # each pupil moves up one NC year a year: Year 9 in 2019, 10 in 2020, 11 in 2021
+        spring_census=[census(p, y, EVERFSM_6=1, NCyearActual=str(y - 2010)) for p in ("A", "B", "C", "D") for y in years],
         absence=[
             # A 2019: two enrolments, 200 + 150 = 350 possible, 20 + 15 = 35 missed -> exactly 10%
             absence("A", 2019, Autumn=(100, 10, 0), Spring=(100, 5, 5)),
@@ -60,6 +61,10 @@ def test_enrolments_summed_and_rates(panel):
     assert a["authorised_absence_rate"] == pytest.approx(20 / 350, rel=1e-12)
     assert a["unauthorised_absence_rate"] == pytest.approx(15 / 350, rel=1e-12)
     assert (a["persistent_absence"], a["severe_absence"]) == (1, 0)  # exactly 10% is persistent
+
+
+def test_panel_carries_the_nc_year_of_each_census(panel):
+    assert [panel[("A", y)]["nc_year"] for y in (2019, 2020, 2021)] == ["9", "10", "11"]
 
 
 def test_covid_years_flagged(panel):
