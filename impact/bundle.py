@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from .run import RunResult
 
 ESTIMATE_COLUMNS = [
-    "estimator", "outcome", "aggregation", "term", "estimate", "std_error", "ci_low", "ci_high", "p_value",
+    "estimator", "outcome", "subgroup", "subgroup_level", "aggregation", "term", "estimate", "std_error", "ci_low", "ci_high", "p_value",
     "n_treated", "n_comparison", "n_clusters", "truth",
 ]
 
@@ -44,6 +44,8 @@ def write_bundle(result: RunResult, folder: Path, *, config: DisclosureConfig, t
         excluded = [y - body.treat_start for y in body.exclude_periods]
         for outcome in es["outcome"].unique(maintain_order=True).to_list():
             part = es.filter(pl.col("outcome") == outcome)
+            if "subgroup" in part.columns:  # figures show the whole sample; subgroup rows are in the CSV
+                part = part.filter(pl.col("subgroup").is_null())
             name = f"figure_event_study_{outcome}"
             fig_check = check_table(part, "estimate", config=config, name=name)
             checked[name] = fig_check

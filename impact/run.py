@@ -206,8 +206,10 @@ def _panel(spec: Spec, con: duckdb.DuckDBPyConnection) -> tuple[pl.DataFrame, pl
         frame = frame.with_columns(
             nc_year_by_group=pl.concat_str([pl.col("nc_year"), pl.col("treated").cast(pl.Utf8)], separator=":")
         )
-    if c.year_groups is not None and "year_group" in frame.columns:
-        frame = frame.filter(pl.col("year_group").is_in(c.year_groups))
+    if c.year_groups is not None:
+        if "nc_year" not in frame.columns:
+            raise SpecError(f"cohort.year_groups: the {spec.panel} panel has no NC year to filter on; remove year_groups")
+        frame = frame.filter(pl.col("nc_year").is_in(c.year_groups))
     cov = covariates(con, **options).drop(["la", "school_id", "baseline_year"], strict=False)
     # SQL and joins return rows in no fixed order; sorting makes every later sum, and so the
     # results, identical from run to run.
@@ -261,20 +263,63 @@ def _design(spec: Spec, frame: pl.DataFrame, say: Progress, notes: list[str]):
     return design.weights, design.balance()
 
 
-def _estimate(spec: Spec, frame: pl.DataFrame, weights, truth: dict | None, say: Progress, notes: list[str]):
-    """Fit every estimator on every outcome; return tidy estimates, event-study rows and pre-trend tests."""
-    from .estimate import att_gt, did, event_study
+#: Subgroup name -> (panel column, whether comparison rows are kept whole). Highest level is a
+#: property of treated pupils only, so each level is compared with the whole comparison group.
+SUBGROUPS = {
+    "la_band_count": ("la_band_number", False),
+    "la_band_rate": ("la_band_rate", False),
+    "highest_level": ("highest_level", True),
+    "phase": ("phase", False),
+}
 
+
+def _subsets(spec: Spec, frame: pl.DataFrame):
+    """(subgroup, level, rows): the whole frame first, then one subset per subgroup level."""
+    yield None, None, frame
+    if spec.subgroups and "phase" not in frame.columns and "nc_year" in frame.columns:
+        frame = frame.with_columns(phase=pl.when(pl.col("nc_year").is_in(["N1", "N2", "R", "1", "2", "3", "4", "5", "6"]))
+                                   .then(pl.lit("primary")).otherwise(pl.lit("secondary")))
+    for k, name in enumerate(spec.subgroups):
+        column, keep_comparison = SUBGROUPS[name]
+        if column not in frame.columns:
+            raise SpecError(f"subgroups[{k}]: '{name}' needs column '{column}', which the {spec.panel} panel lacks")
+        for level in sorted(frame.get_column(column).drop_nulls().unique().to_list()):
+            chosen = pl.col(column) == level
+            rows = frame.filter((chosen | (pl.col("treated") == 0)) if keep_comparison else chosen)
+            yield name, str(level), rows
+
+
+def _estimate(spec: Spec, frame: pl.DataFrame, weights, truth: dict | None, say: Progress, notes: list[str]):
+    """Fit every estimator on every outcome (and subgroup); return tidy estimates, event-study rows, pre-trend tests."""
     if weights is not None:
         frame = frame.with_columns(design_weight=pl.Series(weights))
     rows, events, pretrends = [], [], []
+    for subgroup, level, subset in _subsets(spec, frame):
+        r, e, p = _estimate_subset(spec, subset, weights is not None, truth, say, notes, subgroup, level)
+        rows += r
+        events += e
+        pretrends += p
+    estimates = pl.concat(rows, how="diagonal_relaxed") if rows else pl.DataFrame()
+    event_rows = pl.concat(events, how="diagonal_relaxed") if events else pl.DataFrame()
+    schema_overrides = {"estimate": pl.Float64, "std_error": pl.Float64}
+    tests = pl.DataFrame(pretrends, schema_overrides=schema_overrides) if pretrends else pl.DataFrame()
+    return estimates, event_rows, tests
+
+
+def _estimate_subset(spec, frame, weighted, truth, say, notes, subgroup, level):
+    from .estimate import att_gt, did, event_study
+
+    rows, events, pretrends = [], [], []
+    where = "" if subgroup is None else f" [{subgroup} = {level}]"
     for k, est in enumerate(spec.estimators):
         body = getattr(est, est.kind)
         for outcome in spec.outcomes:
-            say(f"estimator {k + 1}/{len(spec.estimators)} ({est.kind}) on {outcome}")
+            say(f"estimator {k + 1}/{len(spec.estimators)} ({est.kind}) on {outcome}{where}")
             data = frame.filter(pl.col(outcome).is_not_null())
-            w = "design_weight" if weights is not None else None
+            w = "design_weight" if weighted else None
             label = {"estimator": est.kind, "estimator_index": k, "outcome": outcome}
+            if subgroup is not None:
+                label |= {"subgroup": subgroup, "subgroup_level": level}
             if est.kind == "did":
                 data = data.filter(~pl.col("year").is_in(body.exclude_years))
                 data = data.with_columns(post=(pl.col("year") >= body.post_from).cast(pl.Int8))
@@ -312,12 +357,8 @@ def _estimate(spec: Spec, frame: pl.DataFrame, weights, truth: dict | None, say:
                             truth=pl.when(pl.col("overall")).then(pl.lit(overall_truth)).otherwise(None)
                         )
                     rows.append(_with(table, {**label, "aggregation": kind}, None))
-            notes.extend(f"{est.kind} on {outcome}: {n}" for n in res.notes)
-    estimates = pl.concat(rows, how="diagonal_relaxed") if rows else pl.DataFrame()
-    event_rows = pl.concat(events, how="diagonal_relaxed") if events else pl.DataFrame()
-    schema_overrides = {"estimate": pl.Float64, "std_error": pl.Float64}
-    tests = pl.DataFrame(pretrends, schema_overrides=schema_overrides) if pretrends else pl.DataFrame()
-    return estimates, event_rows, tests
+            notes.extend(f"{est.kind} on {outcome}{where}: {n}" for n in res.notes)
+    return rows, events, pretrends
 
 
 def _pretrend_row(res, label: dict[str, Any]) -> dict[str, Any]:

@@ -149,3 +149,49 @@ def test_unknown_column_in_spec_is_a_spec_error_naming_the_field(npd, tmp_path):
 
     with pytest.raises(SpecError, match=r"estimators\[0\]\.did\.cluster: unknown column 'la_code'"):
         run(parse_spec(spec), data=npd)
+
+
+def test_subgroups_give_one_estimate_per_level_with_checked_counts(npd, tmp_path):
+    spec = json.loads(json.dumps(SPEC))
+    spec["estimators"] = spec["estimators"][:1]
+    spec["outcomes"] = ["overall_absence_rate"]
+    spec["subgroups"] = ["highest_level", "phase"]
+    result = run(parse_spec(spec), data=npd)
+    est = result.estimates
+    levels = est.filter(est["subgroup"] == "highest_level")["subgroup_level"].to_list()
+    assert set(levels) <= {"CIN", "CPP"} and levels, "looked-after pupils are excluded, so CLA cannot appear"
+    assert set(est.filter(est["subgroup"] == "phase")["subgroup_level"].to_list()) == {"primary", "secondary"}
+    assert est.filter(est["subgroup"].is_null()).height == 1
+
+
+def test_subsets_keep_whole_comparison_for_highest_level_and_split_both_arms_by_phase():
+    import polars as pl
+
+    from impact.run import _subsets
+
+    frame = pl.DataFrame({
+        "treated": [1, 1, 0, 0, 1],
+        "highest_level": ["CIN", "CPP", None, None, "CIN"],
+        "nc_year": ["3", "9", "4", "10", "R"],
+    })
+    spec = parse_spec({**SPEC, "subgroups": ["highest_level", "phase"]})
+    got = {(g, lvl): rows for g, lvl, rows in _subsets(spec, frame)}
+    assert got[(None, None)].height == 5
+    # CIN: both CIN treated rows plus every comparison row; CPP: its one treated row plus the comparison
+    assert got[("highest_level", "CIN")]["treated"].to_list() == [1, 0, 0, 1]
+    assert got[("highest_level", "CPP")]["treated"].to_list() == [1, 0, 0]
+    # phase splits treated and comparison alike: R-6 primary, 7 and above secondary
+    assert got[("phase", "primary")]["nc_year"].to_list() == ["3", "4", "R"]
+    assert got[("phase", "secondary")]["nc_year"].to_list() == ["9", "10"]
+
+
+def test_unknown_subgroup_column_and_year_groups_without_nc_year_are_spec_errors(npd):
+    from impact.errors import SpecError
+
+    spec = json.loads(json.dumps(SPEC))
+    spec["panel"] = "ks4"
+    spec["outcomes"] = ["att8"]
+    spec["estimators"] = [{"did": {"post_from": 2022, "fixed_effects": ["year"], "cluster": "la"}}]
+    spec["cohort"]["year_groups"] = ["11"]
+    with pytest.raises(SpecError, match="cohort.year_groups: the ks4 panel has no NC year"):
+        run(parse_spec(spec), data=npd)
