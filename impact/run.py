@@ -200,12 +200,6 @@ def _panel(spec: Spec, con: duckdb.DuckDBPyConnection) -> tuple[pl.DataFrame, pl
     function, time_col, _ = PANELS[spec.panel]
     frame = function(con, **options).rename({time_col: "year"})
     frame = frame.filter(pl.col("cohort").is_in(["treated", "comparison"]))
-    if "nc_year" in frame.columns:
-        # NC year x group: a fixed effect that absorbs age profiles differing between the groups
-        # (docs/explanation/design.md, "Age profiles that differ by group").
-        frame = frame.with_columns(
-            nc_year_by_group=pl.concat_str([pl.col("nc_year"), pl.col("treated").cast(pl.Utf8)], separator=":")
-        )
     if c.year_groups is not None:
         if "nc_year" not in frame.columns:
             raise SpecError(f"cohort.year_groups: the {spec.panel} panel has no NC year to filter on; remove year_groups")
@@ -223,7 +217,8 @@ def _check_columns(spec: Spec, frame: pl.DataFrame) -> None:
 
     def need(path: str, names: Any) -> None:
         for i, name in enumerate([names] if isinstance(names, str) else list(names or [])):
-            if name not in frame.columns:
+            # an interacted fixed effect `a^b` needs each of its parts
+            if any(part not in frame.columns for part in name.split("^")):
                 where = path if isinstance(names, str) else f"{path}[{i}]"
                 raise SpecError(f"{where}: unknown column {name!r} in the {spec.panel} panel (available: {available})")
 

@@ -123,6 +123,10 @@ class DesignSpec(_Model):
 
 
 Cluster = str | list[str] | None
+FIXED_EFFECTS = (
+    "columns whose levels are absorbed; 'a^b' absorbs the interaction of columns a and b "
+    "(e.g. 'nc_year^treated', 'year^fsm_eligible'); default: the unit and the year"
+)
 
 
 class DidSpec(_Model):
@@ -130,7 +134,7 @@ class DidSpec(_Model):
 
     post_from: Year = Field(2022, description="first post-policy academic end year")
     exclude_years: list[Year] = Field(default_factory=list, description="years dropped (e.g. the COVID years 2020, 2021)")
-    fixed_effects: list[str] | None = None
+    fixed_effects: list[str] | None = Field(None, description=FIXED_EFFECTS)
     covariates: list[str] | None = None
     cluster: Cluster = None
     inference: Literal["robust", "cluster", "wild", "wild_webb"] = "cluster"
@@ -143,7 +147,7 @@ class EventStudySpec(_Model):
     treat_start: Year = 2022
     reference: int = Field(-1, description="reference period relative to treat_start")
     exclude_periods: list[Year] = Field(default_factory=list)
-    fixed_effects: list[str] | None = None
+    fixed_effects: list[str] | None = Field(None, description=FIXED_EFFECTS)
     covariates: list[str] | None = None
     cluster: Cluster = None
 

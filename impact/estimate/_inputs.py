@@ -56,6 +56,29 @@ def weights_arg(owner: str, df: pl.DataFrame, weights: Any) -> tuple[str | None,
     return name, w
 
 
+INTERACTION = "^"
+
+
+def with_interacted_fixed_effects(df: pl.DataFrame, fixed_effects: list[str], *, owner: str) -> pl.DataFrame:
+    """Add a column for each interacted fixed effect `a^b[^c]` (one level per observed combination).
+
+    The interaction is missing where any part is missing, so the usual missing-value check names it.
+    """
+    for fe in fixed_effects:
+        if INTERACTION not in fe or fe in df.columns:
+            continue
+        parts = fe.split(INTERACTION)
+        if len(set(parts)) != len(parts) or not all(parts):
+            raise ParameterError(
+                f"The 'fixed_effects' parameter of {owner} has a malformed interaction {fe!r}; write distinct "
+                f"column names joined by '{INTERACTION}', e.g. 'year{INTERACTION}la'."
+            )
+        require_columns(df, parts, owner=owner, role=f"part of the fixed effect '{fe}'")
+        missing = pl.any_horizontal(pl.col(parts).is_null())
+        df = df.with_columns(pl.when(missing).then(None).otherwise(pl.struct(parts).rank("dense")).alias(fe))
+    return df
+
+
 def cluster_arg(owner: str, cluster: Any) -> list[str]:
     cols = check_columns_arg(owner, "cluster", cluster, allow_none=True)
     if len(cols) > 2:

@@ -20,7 +20,8 @@ from ..errors import DataError, EstimationError, ParameterError
 from ..frame import as_polars, require_binary, require_columns, require_no_missing, require_numeric
 from ..params import check_choice, check_columns_arg, check_number
 from ..results import EffectResult, Term
-from ._inputs import build_sample, cluster_arg, factorize_columns, require_fixed_within, weights_arg
+from ._inputs import (build_sample, cluster_arg, factorize_columns, require_fixed_within, weights_arg,
+                      with_interacted_fixed_effects)
 from .absorb import Absorber, varying_groups
 from .ols import fit_ols_block
 from .wild import wild_bootstrap
@@ -78,6 +79,7 @@ def did(
         raise ParameterError(
             f"The 'cluster' parameter of did must name one column for inference={inference!r}. Got {clusters!r} instead."
         )
+    df = with_interacted_fixed_effects(df, fes, owner=owner)
     used = [outcome, treatment, post, *covs, *fes, *clusters, *(c for c in (unit, time) if c)]
     used = list(dict.fromkeys(used))
     require_columns(df, used, owner=owner)

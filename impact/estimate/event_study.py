@@ -21,7 +21,8 @@ from ..errors import DataError, EstimationError
 from ..frame import as_polars, require_binary, require_columns, require_no_missing, require_numeric
 from ..params import check_columns_arg, check_number
 from ..results import EffectResult, Term
-from ._inputs import build_sample, cluster_arg, factorize_columns, require_fixed_within, weights_arg
+from ._inputs import (build_sample, cluster_arg, factorize_columns, require_fixed_within, weights_arg,
+                      with_interacted_fixed_effects)
 from .ols import fit_ols_block
 
 
@@ -100,6 +101,7 @@ def event_study(
     elif not clusters:
         notes.append("no cluster or unit given: heteroskedasticity-robust (HC1) standard errors")
     start_col = treat_start if isinstance(treat_start, str) else None
+    df = with_interacted_fixed_effects(df, fes, owner=owner)
     used = list(dict.fromkeys([outcome, treatment, time, *covs, *fes, *clusters, *(c for c in (unit,) if c)]))
     require_columns(df, used + ([start_col] if start_col else []), owner=owner)
     require_no_missing(df, used, owner=owner)

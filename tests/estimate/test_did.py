@@ -6,7 +6,7 @@ import pytest
 import statsmodels.api as sm
 
 from impact.errors import DataError, ParameterError
-from impact.estimate import did
+from impact.estimate import did, event_study
 
 from ._did_data import unbalanced_panel
 
@@ -109,3 +109,25 @@ def test_errors_name_column_count_and_fix():
         did(df, "y", "treated", "post", unit="unit", weights=np.ones(3))
     with pytest.raises(DataError, match="unknown column 'nope'"):
         did(df, "y", "treated", "post", unit="unit", covariates=["nope"])
+
+
+def test_interacted_fixed_effect_equals_a_prebuilt_combined_column():
+    # 'time^band' must absorb exactly what a hand-built time x band column absorbs
+    df = unbalanced_panel(seed=9).with_columns(band=pl.col("unit") % 3).with_columns(
+        time_by_band=pl.concat_str([pl.col("time").cast(str), pl.col("band").cast(str)], separator="|")
+    )
+    a = did(df, "y", "treated", "post", fixed_effects=["unit", "time^band"], cluster="cluster")
+    b = did(df, "y", "treated", "post", fixed_effects=["unit", "time_by_band"], cluster="cluster")
+    assert a.estimate == pytest.approx(b.estimate, rel=1e-12) and a.std_error == pytest.approx(b.std_error, rel=1e-12)
+    es = [event_study(df, "y", "treated", "time", treat_start=4, fixed_effects=["unit", fe], cluster="cluster").tidy()
+          for fe in ("time^band", "time_by_band")]
+    assert np.allclose(es[0]["estimate"].to_numpy(), es[1]["estimate"].to_numpy(), rtol=1e-12, atol=0)
+    assert a.estimate != pytest.approx(did(df, "y", "treated", "post", unit="unit", time="time",
+                                           cluster="cluster").estimate, rel=1e-6)
+    with pytest.raises(DataError, match=r"unknown part of the fixed effect 'time\^nope' 'nope'"):
+        did(df, "y", "treated", "post", fixed_effects=["unit", "time^nope"], cluster="cluster")
+    with pytest.raises(ParameterError, match=r"malformed interaction 'time\^time'"):
+        did(df, "y", "treated", "post", fixed_effects=["unit", "time^time"], cluster="cluster")
+    with pytest.raises(DataError, match=r"column 'time\^x1' has 1 missing value"):
+        did(df.with_columns(pl.when(pl.int_range(pl.len()) == 2).then(None).otherwise(pl.col("x1")).alias("x1")),
+            "y", "treated", "post", fixed_effects=["unit", "time^x1"], cluster="cluster")
