@@ -119,10 +119,13 @@ def _validate(sub) -> None:
 
 
 def _run_validate(args) -> int:
+    from .run import check_spec_columns
     from .spec import load_spec
 
     spec = load_spec(args.spec)
-    print(f"{args.spec}: valid spec '{spec.name}' ({len(spec.estimators)} estimator(s))")
+    check_spec_columns(spec)
+    print(f"{args.spec}: valid spec '{spec.name}' ({len(spec.estimators)} estimator(s); every column it names "
+          f"is in the {spec.panel} panel)")
     if args.data is not None:
         from .data.validate import check_extracts
 

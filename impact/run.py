@@ -19,7 +19,8 @@ import duckdb
 import polars as pl
 
 from . import __version__
-from .cohorts import attendance_panel, attrition, connect, covariates, ks4_cohort, post16_panel
+from .cohorts import (attendance_panel, attrition, connect, covariates, ks4_cohort, post16_panel,
+                      register_missing_tables)
 from .data.sources import register_extracts
 from .data.validate import check_extracts
 from .disclosure import CheckedTable, DisclosureConfig, check_table
@@ -105,6 +106,7 @@ def _execute(spec: Spec, data: str | Path | None, bundle: Path | None, say: Prog
     timer = StageTimer()
     notes: list[str] = []
     log.info("run %s: impact %s, seed %d", spec.name, __version__, spec.seed)
+    check_spec_columns(spec)  # before any data is generated or read: a misspelt column fails in a second
     with tempfile.TemporaryDirectory(prefix="impact-run-") as work:
         with timer.stage("data"):
             data_dir, truth = _resolve_data(spec, data, Path(work), say)
@@ -125,7 +127,6 @@ def _execute(spec: Spec, data: str | Path | None, bundle: Path | None, say: Prog
         finally:
             con.close()
         inputs = fingerprint_inputs(p for p in data_dir.rglob("*.parquet"))
-    _check_columns(spec, frame)
     with timer.stage("design"):
         weights, balance = _design(spec, frame, say, notes)
     with timer.stage("estimate"):
@@ -211,8 +212,22 @@ def _panel(spec: Spec, con: duckdb.DuckDBPyConnection) -> tuple[pl.DataFrame, pl
     return frame, attrition(con, **options)
 
 
+def check_spec_columns(spec: Spec) -> None:
+    """Every column a spec names must exist in its panel: one SpecError naming the field path.
+
+    The panel's columns do not depend on the data, so they are read from a build on empty extracts.
+    """
+    with tempfile.TemporaryDirectory(prefix="impact-schema-") as work:
+        con = connect(work)
+        try:
+            register_missing_tables(con)
+            frame, _ = _panel(spec, con)
+        finally:
+            con.close()
+    _check_columns(spec, frame)
+
+
 def _check_columns(spec: Spec, frame: pl.DataFrame) -> None:
-    """Every column a spec names must exist in the panel: one SpecError naming the field path."""
     available = ", ".join(c for c in frame.columns if c != "pupil_id")
 
     def need(path: str, names: Any) -> None:

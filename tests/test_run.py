@@ -149,6 +149,19 @@ def test_unknown_column_in_spec_is_a_spec_error_naming_the_field(npd, tmp_path):
 
     with pytest.raises(SpecError, match=r"estimators\[0\]\.did\.cluster: unknown column 'la_code'"):
         run(parse_spec(spec), data=npd)
+    # checked on the panel's schema before any data is read: a folder that does not exist is never reached
+    with pytest.raises(SpecError, match=r"estimators\[0\]\.did\.cluster"):
+        run(parse_spec(spec), data=tmp_path / "no-such-folder")
+    spec["estimators"][0]["did"]["cluster"] = "la"
+    spec["estimators"][0]["did"]["fixed_effects"] = ["pupil_id", "year^nope"]
+    with pytest.raises(SpecError, match=r"estimators\[0\]\.did\.fixed_effects\[1\]: unknown column 'year\^nope'"):
+        run(parse_spec(spec), data=npd)
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(spec))
+    assert cli.main(["validate", str(bad)]) == 2
+    spec["estimators"][0]["did"]["fixed_effects"] = ["pupil_id", "year^ever6_fsm"]
+    bad.write_text(json.dumps(spec))
+    assert cli.main(["validate", str(bad)]) == 0
 
 
 def test_subgroups_give_one_estimate_per_level_with_checked_counts(npd, tmp_path):
