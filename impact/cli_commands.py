@@ -219,6 +219,9 @@ def _run(sub) -> None:
     p.add_argument("--out", type=Path, help="bundle folder (default: results/<spec name>)")
     p.add_argument("--seed", type=int, help="override the spec's seed")
     p.add_argument("--overwrite", action="store_true", help="replace an existing bundle folder")
+    p.add_argument("--cache", type=Path, metavar="DIR",
+                   help="reuse (or store) the built cohort panel in DIR, keyed by the spec's cohort, the data and "
+                   "the code; holds pupil-level rows, so keep it inside the secure environment")
     p.add_argument("--quiet", action="store_true", help="no progress messages")
     p.set_defaults(func=_run_run)
 
@@ -233,7 +236,8 @@ def _run_run(args) -> int:
     spec = load_spec(args.spec)
     out = args.out or Path("results") / spec.name
     quiet = args.quiet or not sys.stderr.isatty()
-    result = run(spec, data=args.data, out=out, overwrite=args.overwrite, seed=args.seed, progress=_progress(quiet))
+    result = run(spec, data=args.data, out=out, overwrite=args.overwrite, seed=args.seed, progress=_progress(quiet),
+                 cache=args.cache)
     est = result.estimates
     print(f"wrote {out} (disclosure: {result.status})")
     if est.height and "estimate" in est.columns:

@@ -21,6 +21,9 @@ import polars as pl
 from . import __version__
 from .cohorts import (attendance_panel, attrition, connect, covariates, ks4_cohort, post16_panel,
                       register_missing_tables)
+from .cache import CachedPanel, panel_key
+from .cache import load as load_cached
+from .cache import store as store_cached
 from .data.sources import register_extracts
 from .data.validate import check_extracts
 from .disclosure import CheckedTable, DisclosureConfig, check_table
@@ -77,10 +80,12 @@ def run(
     seed: int | None = None,
     progress: Progress | None = None,
     timestamp: str | None = None,
+    cache: str | Path | None = None,
 ) -> RunResult:
     """Run `spec`; `data` overrides the spec's data with an extract directory; `out` writes the bundle.
 
-    `seed` overrides the spec's seed. `timestamp` fixes the time written into the outputs (for
+    `seed` overrides the spec's seed. `cache` is a folder of built cohort panels (see
+    impact.cache): a matching entry skips data, validation and the cohort SQL. `timestamp` fixes the time written into the outputs (for
     byte-for-byte comparison of runs); by default the current UTC time.
     """
     if not isinstance(spec, Spec):
@@ -90,43 +95,27 @@ def run(
     say = progress or (lambda message: None)
     stamp = timestamp or datetime.now(timezone.utc).replace(microsecond=0).isoformat()
     if out is None:
-        return _execute(spec, data, None, say, stamp)
+        return _execute(spec, data, None, say, stamp, cache)
     with atomic_directory(out, overwrite=overwrite, owner="impact run") as bundle:
         handler = attach_file(bundle / "logs" / "run.log")
         try:
-            result = _execute(spec, data, bundle, say, stamp)
+            result = _execute(spec, data, bundle, say, stamp, cache)
         finally:
             detach(handler)
     result.out = Path(out)
     return result
 
 
-def _execute(spec: Spec, data: str | Path | None, bundle: Path | None, say: Progress, stamp: str) -> RunResult:
+def _execute(spec: Spec, data: str | Path | None, bundle: Path | None, say: Progress, stamp: str,
+             cache: str | Path | None) -> RunResult:
     log = get_logger()
     timer = StageTimer()
     notes: list[str] = []
     log.info("run %s: impact %s, seed %d", spec.name, __version__, spec.seed)
     check_spec_columns(spec)  # before any data is generated or read: a misspelt column fails in a second
     with tempfile.TemporaryDirectory(prefix="impact-run-") as work:
-        with timer.stage("data"):
-            data_dir, truth = _resolve_data(spec, data, Path(work), say)
-        with timer.stage("validate"):
-            say("checking extracts against the table contracts")
-            report = check_extracts(data_dir, mapping=spec.data.mapping)
-            log.info("validation: %d error(s), %d warning(s)", len(report.errors), len(report.warnings))
-            if not report.ok:
-                first = "; ".join(p.message for p in report.errors[:3])
-                raise DataError(f"{data_dir}: extracts fail their contracts ({len(report.errors)} error(s)): {first}")
-        con = connect(Path(work) / "duckdb-spill")  # bounded memory; spills inside the run's temp folder
-        try:
-            register_extracts(con, data_dir, mapping=spec.data.mapping)
-            with timer.stage("cohort"):
-                say(f"building the {spec.panel} panel")
-                frame, attr = _panel(spec, con)
-                log.info("panel %s: %d rows", spec.panel, frame.height)
-        finally:
-            con.close()
-        inputs = fingerprint_inputs(p for p in data_dir.rglob("*.parquet"))
+        panel, key, hit = _cohort_stage(spec, data, Path(work), cache, timer, say)
+    frame, attr, truth = panel.frame, panel.attrition, panel.truth
     with timer.stage("design"):
         weights, balance = _design(spec, frame, say, notes)
     with timer.stage("estimate"):
@@ -141,7 +130,8 @@ def _execute(spec: Spec, data: str | Path | None, bundle: Path | None, say: Prog
         "impact_version": __version__,
         "spec": spec.model_dump(mode="json"),
         "seed": spec.seed,
-        "inputs": inputs,
+        "inputs": panel.inputs,
+        "cohort_cache": None if key is None else {"key": key, "hit": hit},
         "software": software_versions(),
         "timings": timer.to_list(),
         "peak_rss_mb": round(peak_rss_mb(), 1),
@@ -161,6 +151,47 @@ def _execute(spec: Spec, data: str | Path | None, bundle: Path | None, say: Prog
 
 
 # --- stages ------------------------------------------------------------------------------
+
+
+def _cohort_stage(spec: Spec, data: str | Path | None, work: Path, cache: str | Path | None, timer: StageTimer,
+                  say: Progress) -> tuple[CachedPanel, str | None, bool]:
+    """The panel, from the cache when an entry matches, else data -> validation -> cohort SQL (then cached)."""
+    log = get_logger()
+    synthetic = data is None and spec.data.extracts is None
+    key = panel_key(spec, None) if cache is not None and synthetic else None
+    panel = load_cached(cache, key) if key is not None else None
+    if panel is None:
+        with timer.stage("data"):
+            data_dir, truth = _resolve_data(spec, data, work, say)
+            inputs = fingerprint_inputs(p for p in data_dir.rglob("*.parquet"))
+        if cache is not None and key is None:
+            key = panel_key(spec, inputs)
+            panel = load_cached(cache, key)
+    if panel is not None:
+        say("using the cached cohort panel")
+        log.info("cohort panel from the cache (key %s): %d rows", key, panel.frame.height)
+        return panel, key, True
+    with timer.stage("validate"):
+        say("checking extracts against the table contracts")
+        report = check_extracts(data_dir, mapping=spec.data.mapping)
+        log.info("validation: %d error(s), %d warning(s)", len(report.errors), len(report.warnings))
+        if not report.ok:
+            first = "; ".join(p.message for p in report.errors[:3])
+            raise DataError(f"{data_dir}: extracts fail their contracts ({len(report.errors)} error(s)): {first}")
+    con = connect(work / "duckdb-spill")  # bounded memory; spills inside the run's temp folder
+    try:
+        register_extracts(con, data_dir, mapping=spec.data.mapping)
+        with timer.stage("cohort"):
+            say(f"building the {spec.panel} panel")
+            frame, attr = _panel(spec, con)
+            log.info("panel %s: %d rows", spec.panel, frame.height)
+    finally:
+        con.close()
+    panel = CachedPanel(frame, attr, truth, inputs)
+    if cache is not None:
+        store_cached(cache, key, panel)
+        log.info("cohort panel cached (key %s)", key)
+    return panel, key, False
 
 
 def _resolve_data(spec: Spec, data: str | Path | None, work: Path, say: Progress) -> tuple[Path, dict | None]:

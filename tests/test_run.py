@@ -98,6 +98,41 @@ def test_same_seed_same_outputs_byte_for_byte(bundle, npd, tmp_path):
         assert (out / name).read_bytes() == (again / name).read_bytes(), name
 
 
+def test_cache_reuses_the_panel_and_gives_the_same_outputs(bundle, npd, tmp_path, monkeypatch):
+    out, _ = bundle
+    cache = tmp_path / "cache"
+    first = run(parse_spec(SPEC), data=npd, out=tmp_path / "c1", timestamp=STAMP, cache=cache)
+    assert first.manifest["cohort_cache"]["hit"] is False and len(list(cache.iterdir())) == 1
+
+    def no_sql(*args, **kwargs):
+        raise AssertionError("the cohort SQL ran although the cache holds the panel")
+
+    monkeypatch.setattr("impact.run.register_extracts", no_sql)
+    second = run(parse_spec(SPEC), data=npd, out=tmp_path / "c2", timestamp=STAMP, cache=cache)
+    assert second.manifest["cohort_cache"] == first.manifest["cohort_cache"] | {"hit": True}
+    assert second.manifest["inputs"] == first.manifest["inputs"]
+    for name in sorted(_files(out) - {"manifest.json", "logs/run.log"}):
+        assert (out / name).read_bytes() == (tmp_path / "c2" / name).read_bytes(), name
+    # a different cohort definition is a different key: the stub above is reached
+    other = json.loads(json.dumps(SPEC))
+    other["cohort"]["exclude_cla"] = False
+    with pytest.raises(AssertionError, match="cohort SQL ran"):
+        run(parse_spec(other), data=npd, cache=cache)
+
+
+def test_cache_of_a_synthetic_spec_skips_generation(tmp_path, monkeypatch):
+    first = run(parse_spec(SPEC), cache=tmp_path)
+
+    def no_generation(*args, **kwargs):
+        raise AssertionError("generated again although the cache holds the panel")
+
+    monkeypatch.setattr("impact.data.synthetic.generate", no_generation)
+    second = run(parse_spec(SPEC), cache=tmp_path)
+    assert second.manifest["cohort_cache"]["hit"] is True
+    assert second.estimates.equals(first.estimates)
+    assert json.dumps(second.manifest["ground_truth"]) == json.dumps(first.manifest["ground_truth"])
+
+
 def test_run_works_with_network_blocked(npd, tmp_path, monkeypatch):
     def refuse(*args, **kwargs):
         raise OSError("network access attempted")
