@@ -117,13 +117,13 @@ def _execute(spec: Spec, data: str | Path | None, bundle: Path | None, say: Prog
         panel, key, hit = _cohort_stage(spec, data, Path(work), cache, timer, say)
     frame, attr, truth = panel.frame, panel.attrition, panel.truth
     with timer.stage("design"):
-        weights, balance = _design(spec, frame, say, notes)
+        weights, balance, overlap = _design(spec, frame, say, notes)
     with timer.stage("estimate"):
         estimates, event_rows, pretrends = _estimate(spec, frame, weights, truth, say, notes)
     with timer.stage("disclosure"):
         say("applying disclosure control")
         config = _disclosure_config(spec)
-        checked = _check_outputs(spec, frame, attr, estimates, event_rows, pretrends, balance, config)
+        checked = _check_outputs(spec, frame, attr, estimates, event_rows, pretrends, balance, config, overlap)
         for c in checked.values():
             log.info("output %s: %s", c.name, c.status)
     manifest = {
@@ -223,6 +223,9 @@ def _panel(spec: Spec, con: duckdb.DuckDBPyConnection) -> tuple[pl.DataFrame, pl
             child_key=pl.concat_str([pl.col("la").cast(pl.Utf8), pl.col("child_id")], separator=":"),
             group=pl.col("pilot_first_year").fill_null(0),
         )
+        # the pilot's first wave (the earliest start year), for a 2x2 comparison with the LAs not yet in it
+        first = frame.filter(pl.col("group") > 0)["group"].min()
+        frame = frame.with_columns(first_wave=(pl.col("group") == (first if first is not None else -1)).cast(pl.Int8))
         return frame.sort("child_key", "year"), pl.DataFrame()
     options = dict(
         years=years, lookback_years=c.lookback_years, treated=f"ever{c.lookback_years}_cwsw", exclude_cla=c.exclude_cla,
@@ -276,14 +279,16 @@ def _check_columns(spec: Spec, frame: pl.DataFrame) -> None:
             need("design.match.exact", spec.design.match.exact)
     for k, est in enumerate(spec.estimators):
         body = getattr(est, est.kind)
-        for name in ("fixed_effects", "covariates", "cluster"):
+        for name in ("treatment", "fixed_effects", "covariates", "cluster"):
             if hasattr(body, name):
                 need(f"estimators[{k}].{est.kind}.{name}", getattr(body, name))
 
 
 def _design(spec: Spec, frame: pl.DataFrame, say: Progress, notes: list[str]):
-    """Design weights aligned to the frame's rows (None without a design) and the balance table."""
+    """Design weights aligned to the frame's rows (None without a design), the balance table, and
+    the propensity overlap: (bin counts by group, whether the edges are fixed) or None."""
     from .design import match, weight
+    from .errors import ParameterError
 
     if spec.design.match is not None:
         m = spec.design.match
@@ -299,9 +304,13 @@ def _design(spec: Spec, frame: pl.DataFrame, say: Progress, notes: list[str]):
         say(f"weighting ({w.method}) on {len(w.covariates)} covariates")
         design = weight(frame, "treated", w.covariates, method=w.method, estimand=w.estimand, trim=w.trim, missing=w.missing)
     else:
-        return None, None
+        return None, None, None
     notes.extend(design.notes)
-    return design.weights, design.balance()
+    try:  # propensity scores on [0, 1] have fixed edges; a raw distance's range is data-driven
+        overlap = design.overlap(bins=20).select("bin_low", "bin_high", "group", "n"), design.propensity is not None
+    except ParameterError:  # no propensity score nor distance: nothing to plot
+        overlap = None
+    return design.weights, design.balance(), overlap
 
 
 #: Subgroup name -> (panel column, whether comparison rows are kept whole). Highest level is a
@@ -365,7 +374,7 @@ def _estimate_subset(spec, frame, weighted, truth, say, notes, subgroup, level):
                 data = data.filter(~pl.col("year").is_in(body.exclude_years))
                 data = data.with_columns(post=(pl.col("year") >= body.post_from).cast(pl.Int8))
                 res = did(
-                    data, outcome, "treated", "post", fixed_effects=body.fixed_effects, covariates=body.covariates,
+                    data, outcome, body.treatment, "post", fixed_effects=body.fixed_effects, covariates=body.covariates,
                     weights=w, cluster=body.cluster, inference=body.inference, bootstrap_reps=body.bootstrap_reps,
                     seed=spec.seed,
                 )
@@ -393,9 +402,12 @@ def _estimate_subset(spec, frame, weighted, truth, say, notes, subgroup, level):
                 overall_truth = _truth(truth, spec.panel, outcome, treated_years.unique().to_list())
                 for kind in body.aggregate:
                     table = res.aggregate(kind).tidy()
-                    if overall_truth is not None:  # the planted truth is known for the overall average only
+                    if overall_truth is not None:
+                        # known: the overall average and every pre-treatment event time (no effect before it)
+                        pre = pl.col("event_time") < 0 if "event_time" in table.columns else pl.lit(False)
                         table = table.with_columns(
-                            truth=pl.when(pl.col("overall")).then(pl.lit(overall_truth)).otherwise(None)
+                            truth=pl.when(pl.col("overall")).then(pl.lit(overall_truth)).when(pre).then(pl.lit(0.0))
+                            .otherwise(None)
                         )
                     rows.append(_with(table, {**label, "aggregation": kind}, None))
             notes.extend(f"{est.kind} on {outcome}{where}: {n}" for n in res.notes)
@@ -456,19 +468,27 @@ def _pivot(long: pl.DataFrame, on: str, index: list[str], values: str) -> pl.Dat
     return wide.select(*index, *sorted(c for c in wide.columns if c not in index))
 
 
-def _check_outputs(spec, frame, attr, estimates, event_rows, pretrends, balance, config) -> dict[str, CheckedTable]:
-    """Every released table, through disclosure control (the bundle writer accepts nothing else)."""
+def _check_outputs(spec, frame, attr, estimates, event_rows, pretrends, balance, config, overlap=None) -> dict[str, CheckedTable]:
+    """Every released table, through disclosure control (the bundle writer accepts nothing else), then
+    the cross-table pass: no count suppressed in one table can be recovered from another."""
+    from .disclosure.histogram import merge_small_bins
+    from .disclosure.linked import (Cell, Relation, breakdown_relations, protect_linked, row_sum_relations,
+                                    same_value_relations)
+    from .disclosure.models import STAT_COLUMNS
+
+    values = {"estimates": estimates}
     checked = {"estimates": check_table(estimates, "estimate", config=config, name="estimates")}
     sizes = (
         _pivot(frame.group_by("year", "cohort").len(), "cohort", ["year"], "len")
         if "cohort" in frame.columns
         else frame.group_by("year").len().sort("year")
     )
-    checked["cohort_sizes"] = check_table(sizes.fill_null(0), "frequency", config=config, name="cohort_sizes", index="year")
+    values["cohort_sizes"] = sizes = sizes.fill_null(0)
+    checked["cohort_sizes"] = check_table(sizes, "frequency", config=config, name="cohort_sizes", index="year")
     if attr.height:
         # Long form, one count per row: a wide stage x cohort table would be mostly structural
         # zeros (CIN rows have no cohort), which zero suppression would cascade through.
-        national = (
+        values["attrition"] = national = (
             attr.group_by("step", "stage", "detail", "cohort").agg(pl.col("n").sum())
             .with_columns(pl.col("cohort").fill_null("all"), pl.col("detail").fill_null(""))
             .sort("step", "stage", "detail", "cohort")
@@ -477,10 +497,51 @@ def _check_outputs(spec, frame, attr, estimates, event_rows, pretrends, balance,
             national, "frequency", config=config, name="attrition", index=["step", "stage", "detail", "cohort"]
         )
     if event_rows.height:
+        values["event_study"] = event_rows
         checked["event_study"] = check_table(event_rows, "estimate", config=config, name="event_study")
     if pretrends.height:
+        values["pretrend_tests"] = pretrends
         checked["pretrend_tests"] = check_table(pretrends, "estimate", config=config, name="pretrend_tests")
     if balance is not None:
+        values["balance"] = balance
         checked["balance"] = check_table(balance, "balance", config=config, name="balance", index=["covariate", "sample"])
-    return checked
+    if overlap is not None:
+        bins, fixed = overlap
+        wide = merge_small_bins(_pivot(bins, "group", ["bin_low", "bin_high"], "n"), config)
+        checked["propensity_overlap"] = check_table(
+            wide, "histogram", config=config, name="propensity_overlap", fixed_edges=fixed
+        )
+    # Linked counts: subgroup levels add up to the whole sample (a subgroup keeping the comparison
+    # group whole splits n_treated only), n_obs = n_treated + n_comparison, every row of one model
+    # repeats its counts, the cohort step of the attrition is a column sum of the cohort sizes and
+    # the 'before' rows of the balance table count the same pupils.
+    counts = ("n_obs", "n_treated", "n_comparison")
+    models = {k: values[k] for k in ("estimates", "event_study", "pretrend_tests") if k in values}
+    parts = {g: ["n_treated"] if SUBGROUPS[g][1] else list(counts) for g in spec.subgroups}
+    relations = same_value_relations(models, by=["outcome", "subgroup", "subgroup_level"], columns=counts)
+    blank: dict[str, dict[str, list[str]]] = {}
+    for name, table in models.items():
+        relations += breakdown_relations(name, table, keys=["estimator_index", "outcome", "aggregation", "term"], counts=parts)
+        relations += row_sum_relations(name, table, "n_obs", ["n_treated", "n_comparison"])
+        shown = [c for c in (*STAT_COLUMNS, *counts) if c in table.columns]
+        blank[name] = {c: shown for c in counts if c in table.columns}
+    if "attrition" in values:
+        step = values["attrition"].with_row_index("_row").filter(pl.col("stage") == "cohort")
+        for arm in ("treated", "comparison"):
+            row = step.filter(pl.col("cohort") == arm)["_row"].to_list()
+            if len(row) != 1 or arm not in sizes.columns:
+                continue
+            total = Cell("attrition", row[0], "n")
+            relations.append(Relation(total, tuple(Cell("cohort_sizes", r, arm) for r in range(sizes.height)),
+                                      f"{arm} cohort = sum of its yearly sizes"))
+            if balance is not None:
+                before = balance.with_row_index("_row").filter(pl.col("sample") == "before")["_row"].to_list()
+                relations += [Relation(total, (Cell("balance", r, f"n_{arm}"),), f"{arm} pupils before the design")
+                              for r in before]
+    if balance is not None:
+        relations += same_value_relations({"balance": balance}, by=["sample"], columns=["n_treated", "n_comparison"])
+        stats = [c for c in balance.columns if c not in ("covariate", "sample", "n_treated", "n_comparison")]
+        blank["balance"] = {f"n_{arm}": [c for c in stats if not c.endswith("_" + other)]
+                            for arm, other in (("treated", "comparison"), ("comparison", "treated"))}
+    return protect_linked(checked, values, relations, blank=blank)
 

@@ -132,6 +132,7 @@ FIXED_EFFECTS = (
 class DidSpec(_Model):
     """Arguments of `impact.did`; the outcome, treatment and post columns come from the cohort."""
 
+    treatment: str = Field("treated", description="0/1 column of the treated group, e.g. 'first_wave' in the post16 panel")
     post_from: Year = Field(2022, description="first post-policy academic end year")
     exclude_years: list[Year] = Field(default_factory=list, description="years dropped (e.g. the COVID years 2020, 2021)")
     fixed_effects: list[str] | None = Field(None, description=FIXED_EFFECTS)
