@@ -197,6 +197,9 @@ def test_unknown_column_in_spec_is_a_spec_error_naming_the_field(npd, tmp_path):
     spec["estimators"][0]["did"]["fixed_effects"] = ["pupil_id", "year^ever6_fsm"]
     bad.write_text(json.dumps(spec))
     assert cli.main(["validate", str(bad)]) == 0
+    spec["estimators"][0]["did"]["treatment"] = "first_wave"  # a post16 panel column, not an attendance one
+    with pytest.raises(SpecError, match=r"estimators\[0\]\.did\.treatment: unknown column 'first_wave'"):
+        run(parse_spec(spec), data=npd)
 
 
 def test_subgroups_give_one_estimate_per_level_with_checked_counts(npd, tmp_path):
