@@ -16,7 +16,7 @@ from .disclosure import DisclosureConfig, check_table, write_disclosure_json
 from .manifest import file_fingerprint
 from .outputs import write_text_atomic
 from .report import ReportContext, render_report
-from .report.figures import event_study_figure, love_plot
+from .report.figures import event_study_figure, love_plot, overlap_figure
 from .report.html import ReportSection
 
 if TYPE_CHECKING:
@@ -32,9 +32,9 @@ def write_bundle(result: RunResult, folder: Path, *, config: DisclosureConfig, t
     """Write every output of `result` into `folder` (the bundle being assembled)."""
     spec = result.spec
     checked = dict(result.checked)
-    files: dict[str, Path] = {}
+    files: dict[str, list[Path]] = {}
     for name, table in checked.items():
-        files[name] = _csv(table.table, folder / f"{name}.csv")
+        files[name] = [_csv(table.table, folder / f"{name}.csv")]
     figures = folder / "figures"
     figures.mkdir()
     figure_sections = []
@@ -49,21 +49,27 @@ def write_bundle(result: RunResult, folder: Path, *, config: DisclosureConfig, t
             name = f"figure_event_study_{outcome}"
             fig_check = check_table(part, "estimate", config=config, name=name)
             checked[name] = fig_check
-            _csv(fig_check.table, figures / f"event_study_{outcome}.csv")
+            csv = _csv(fig_check.table, figures / f"event_study_{outcome}.csv")
             png = event_study_figure(
                 fig_check.table, figures / f"event_study_{outcome}.png",
                 title=f"{outcome}: effect by year", reference=body.reference, excluded=excluded,
             )
-            files[name] = png
+            files[name] = [csv, png]
             figure_sections.append(ReportSection(f"Event study: {outcome}", figure=png, figure_alt=f"event study {outcome}"))
     love_png = None
     if "balance" in checked:
         bal = checked["balance"].table
         name = "figure_love_plot"
         checked[name] = check_table(bal, "balance", config=config, name=name, index=["covariate", "sample"])
-        _csv(checked[name].table, figures / "love_plot.csv")
-        files[name] = love_png = love_plot(checked[name].table, figures / "love_plot.png")
-    report = _report(result, checked, figure_sections, love_png)
+        csv = _csv(checked[name].table, figures / "love_plot.csv")
+        love_png = love_plot(checked[name].table, figures / "love_plot.png")
+        files[name] = [csv, love_png]
+    overlap_png = None
+    if "propensity_overlap" in checked and checked["propensity_overlap"].status != "fail":
+        # drawn from the released table, whose CSV (propensity_overlap.csv) is exactly what it plots
+        overlap_png = overlap_figure(checked["propensity_overlap"].table, figures / "propensity_overlap.png")
+        files["propensity_overlap"].append(overlap_png)
+    report = _report(result, checked, figure_sections, love_png, overlap_png)
     write_text_atomic(folder / "report.html", render_report(report))
     write_text_atomic(folder / "spec.yaml", yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False))
     manifest = dict(result.manifest)
@@ -82,7 +88,10 @@ def _csv(table: pl.DataFrame, path: Path) -> Path:
     return path
 
 
-def _report(result: RunResult, checked: dict, figure_sections: list[ReportSection], love_png: Path | None) -> ReportContext:
+def _report(
+    result: RunResult, checked: dict, figure_sections: list[ReportSection], love_png: Path | None,
+    overlap_png: Path | None,
+) -> ReportContext:
     spec = result.spec
     caveats = []
     for est in spec.estimators:
@@ -114,6 +123,13 @@ def _report(result: RunResult, checked: dict, figure_sections: list[ReportSectio
             "Design and balance",
             ("Standardised mean differences before and after the design; |SMD| below 0.1 is usually taken as balanced.",),
             checked["balance"].table, love_png, "love plot",
+        ))
+    if overlap_png is not None:
+        sections.append(ReportSection(
+            "Propensity score overlap",
+            ("Pupils of each group by propensity-score bin, before the design; bins are merged until every "
+             "bar holds at least the minimum count. Scores where one group has no bar lack common support.",),
+            checked["propensity_overlap"].table, overlap_png, "propensity overlap",
         ))
     sections.append(ReportSection("Estimates", ("Effects with 95% confidence intervals.",), shown))
     if "pretrend_tests" in checked:

@@ -1,9 +1,13 @@
 """disclosure.json: the output checker's record of a run, laid out like ACRO's results.json.
 
-{"version", "tool": "impact", "config": {...risk appetite...}, "results": {name: {uid, status,
-type, properties, files: [{name, sha256, sdc: {summary: {check: n}, cells: {check: [[row, col]]}}}],
-outcome, summary, timestamp, comments, exception, reasons}}, "checksums": {file: sha256}}
-Written atomically (temporary file in the same folder, then os.replace).
+{"version": ACRO_LAYOUT, "tool": {"@type", "name": "impact", "url", "version"}, "config": {...risk
+appetite...}, "results": {name: {uid, status, type, properties, files: [{name, sha256, sdc:
+{summary: {check: n}, cells: {check: [[row, col]]}}}], outcome, command, summary, timestamp,
+comments, exception, fair, reasons}}, "checksums": {file: sha256}}. File names are relative to
+the folder of disclosure.json, as ACRO's are to its results.json. ACRO's loader
+(acro.record.load_records) reads the file once it is named results.json; it accepts only the
+layout version of the installed acro, so `version` names the ACRO layout followed and
+`tool.version` the impact version that wrote it. Written atomically (temporary file, os.replace).
 """
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -22,6 +26,9 @@ from .config import DisclosureConfig
 
 _OWNER = "write_disclosure_json"
 
+#: The ACRO results.json layout this file follows (checked against acro 1.0.2's load_records).
+ACRO_LAYOUT = "1.0.2"
+
 
 def write_disclosure_json(
     checked_tables: Iterable[CheckedTable],
@@ -29,11 +36,12 @@ def write_disclosure_json(
     *,
     config: DisclosureConfig,
     timestamp: str | datetime | None = None,
-    files: Mapping[str, str | os.PathLike[str]] | None = None,
+    files: Mapping[str, str | os.PathLike[str] | Sequence[str | os.PathLike[str]]] | None = None,
 ) -> Path:
     """Write disclosure.json for the given outputs and return its path.
 
-    files maps an output name to the released file written for it (its SHA-256 is recorded);
+    files maps an output name to the released file(s) written for it (a table's CSV; a
+    figure's CSV then its PNG), named relative to the folder of `path`, each with its SHA-256;
     outputs without one are listed as '<name>.csv' with sha256 null. timestamp fixes the time
     stamped on every output (pass one to compare runs byte for byte); default: now, UTC.
     """
@@ -54,28 +62,32 @@ def write_disclosure_json(
     stamp = _stamp(timestamp)
     checksums: dict[str, str] = {}
     results: dict[str, Any] = {}
+    root = Path(path).parent
     for t in tables:
-        entry = _file_entry(t, files.get(t.name))
-        if entry["sha256"] is not None:
-            checksums[entry["name"]] = entry["sha256"]
+        given = files.get(t.name)
+        paths = [given] if isinstance(given, (str, os.PathLike)) else list(given or [None])
+        entries = [_file_entry(t, p, root) for p in paths]
+        checksums.update({e["name"]: e["sha256"] for e in entries if e["sha256"] is not None})
         results[t.name] = {
             "uid": t.name,
             "status": t.status,
             "type": "table",
             "properties": {"method": t.kind, **t.properties},
-            "files": [entry],
+            "files": entries,
             "outcome": {c: list(v) for c, v in t.outcome().to_dict(as_series=False).items()},
+            "command": f"check_table(kind={t.kind!r}, name={t.name!r})",
             "summary": _summary_text(t),
             "timestamp": stamp,
             "comments": list(t.comments),
             "exception": t.exception,
+            "fair": {},
             "reasons": list(t.reasons),
         }
     from .. import __version__  # late: the package __init__ may import this module
 
     doc = {
-        "version": __version__,
-        "tool": "impact",
+        "version": ACRO_LAYOUT,
+        "tool": {"@type": "SoftwareApplication", "name": "impact", "version": __version__},
         "config": config.to_dict(),
         "results": results,
         "checksums": checksums,
@@ -96,13 +108,21 @@ def _stamp(timestamp: str | datetime | None) -> str:
     )
 
 
-def _file_entry(t: CheckedTable, file: str | os.PathLike[str] | None) -> dict[str, Any]:
+def _file_entry(t: CheckedTable, file: str | os.PathLike[str] | None, root: Path) -> dict[str, Any]:
     cells = {k: [list(rc) for rc in v] for k, v in t.cells.items()}
     return {
-        "name": Path(file).name if file is not None else f"{t.name}.csv",
+        "name": _relative(Path(file), root) if file is not None else f"{t.name}.csv",
         "sha256": sha256_file(Path(file)) if file is not None else None,
         "sdc": {"summary": t.summary, "cells": cells},
     }
+
+
+def _relative(file: Path, root: Path) -> str:
+    """The file's path relative to the folder of disclosure.json (its bare name if outside it)."""
+    try:
+        return file.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return file.name
 
 
 def _summary_text(t: CheckedTable) -> str:

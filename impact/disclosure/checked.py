@@ -18,7 +18,7 @@ from . import rules as R
 from .config import DisclosureConfig
 
 #: Checks whose flagged cells are suppressed (shown as null); the output goes to review.
-SUPPRESSING = frozenset({R.THRESHOLD, R.ZEROS, R.SECONDARY, R.NK, R.P_RATIO, R.DIFFERENCING})
+SUPPRESSING = frozenset({R.THRESHOLD, R.ZEROS, R.SECONDARY, R.LINKED, R.NK, R.P_RATIO, R.DIFFERENCING})
 #: Checks that cannot be mitigated: flagged cells are nulled and the output fails.
 FAILING = frozenset({R.DOF, R.EXTREMES, R.UNPROTECTED})
 #: Checks that leave the value in place (possibly rounded or opened) and ask for review.
@@ -31,6 +31,8 @@ _REASONS = {
     "{c.min_count} units",
     R.ZEROS: "{n} zero cell(s), treated as disclosive",
     R.SECONDARY: "{n} cell(s) suppressed so that no suppressed value can be recovered from the totals",
+    R.LINKED: "{n} cell(s) suppressed so that no suppressed count can be recovered from the other released "
+    "tables of the run (see properties.linked_suppression)",
     R.NK: "{n} cell(s) where the top {c.nk_n} contributions make up at least {c.nk_k:.0%} of the total "
     "(N-k dominance)",
     R.P_RATIO: "{n} cell(s) where the other contributions are less than {c.p_ratio:.0%} of the largest "
@@ -181,6 +183,40 @@ def seal(
         dropped=dropped,
         config=config,
         properties=properties,
+    )
+
+
+def amend(
+    checked: CheckedTable, extra: Mapping[str, Iterable[tuple[int, int]]], properties: Mapping[str, Any]
+) -> CheckedTable:
+    """A copy of `checked` with more cells flagged (and nulled, for suppressing or failing checks),
+    its status, reasons and exception updated and `properties` added: the cross-table pass
+    (impact.disclosure.linked) tightens tables that check_table has already sealed."""
+    cells = {k: set(v) for k, v in checked._cells.items()}
+    for check, positions in extra.items():
+        cells.setdefault(check, set()).update((int(r), int(c)) for r, c in positions)
+    new = {cell for k, v in extra.items() if k not in ANNOTATING for cell in v}
+    order = {"pass": 0, "review": 1, "fail": 2}
+    status = "fail" if FAILING & {k for k, v in extra.items() if v} else ("review" if new else "pass")
+    status = max(checked.status, status, key=order.__getitem__)
+    cells_sorted = {k: tuple(sorted(v)) for k, v in sorted(cells.items()) if v}
+    exception = checked.exception
+    auto = "Suppression automatically applied where needed"
+    if new and auto not in exception:
+        exception = "; ".join([auto, exception]) if exception else auto
+    return CheckedTable(
+        _TOKEN,
+        name=checked.name,
+        kind=checked.kind,
+        table=_null_cells(checked._table, new),
+        status=status,
+        cells=cells_sorted,
+        reasons=tuple(_REASONS[k].format(n=len(v), c=checked.config) for k, v in cells_sorted.items()),
+        exception=exception,
+        comments=checked.comments,
+        dropped=checked.dropped_identifiers,
+        config=checked.config,
+        properties={**checked._properties, **properties},
     )
 
 

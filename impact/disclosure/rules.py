@@ -12,6 +12,7 @@ from .identifiers import matches_any
 THRESHOLD = "threshold"  # a count, or the n behind a statistic, below min_count
 ZEROS = "zeros"  # a zero count while zeros are disclosive
 SECONDARY = "secondary"  # suppressed so that a primary cell cannot be recovered from margins
+LINKED = "secondary-linked"  # suppressed so that no count can be recovered from other tables of the run
 NK = "nk-rule"  # top nk_n contributions >= nk_k of the cell total
 P_RATIO = "p-ratio"  # (total - top1 - top2) / top1 < p_ratio
 NEGATIVE = "negative"  # negative contributions: dominance undefined, checker reviews

@@ -62,3 +62,28 @@ def love_plot(balance: pl.DataFrame, path: Path, *, title: str = "Covariate bala
     fig.savefig(path, format="png", dpi=110)
     plt.close(fig)
     return path
+
+
+def overlap_figure(table: pl.DataFrame, path: Path, *, title: str = "Propensity score overlap") -> Path:
+    """Density of each group over the released propensity-score bins (share / bin width, since
+    merged bins differ in width), treated above the axis and comparison below, so regions
+    without common support stand out."""
+    plt = _pyplot()
+    t = table.sort("bin_low")
+    lo, hi = t["bin_low"].to_numpy().astype(float), t["bin_high"].to_numpy().astype(float)
+    inner = np.concatenate([lo[np.isfinite(lo)], hi[np.isfinite(hi)]])
+    pad = (inner.max() - inner.min()) * 0.05 if inner.size > 1 else 1.0
+    lo = np.where(np.isfinite(lo), lo, inner.min() - pad)  # an opened outer edge is drawn a little wider
+    hi = np.where(np.isfinite(hi), hi, inner.max() + pad)
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for group, sign, colour in (("treated", 1.0, "C0"), ("comparison", -1.0, "C1")):
+        n = t[group].to_numpy().astype(float)
+        density = (n / n.sum() if n.sum() > 0 else n) / (hi - lo)
+        ax.bar(lo, sign * density, width=hi - lo, align="edge", color=colour, alpha=0.7, edgecolor="white", label=group)
+    ax.axhline(0.0, color="grey", lw=0.8)
+    ax.set(xlabel="propensity score", ylabel="density (comparison below the axis)", title=title)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, format="png", dpi=110)
+    plt.close(fig)
+    return path

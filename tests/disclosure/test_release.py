@@ -84,10 +84,10 @@ def test_bundle_layout_like_acro_results_json(tmp_path):
     path = write_disclosure_json(bundle_tables(cfg), tmp_path / "disclosure.json", config=cfg,
                                  timestamp="2026-01-01T00:00:00+00:00", files={"counts": csv})
     doc = json.loads(path.read_text())
-    assert doc["tool"] == "impact" and doc["config"]["min_count"] == 10 and "version" in doc
+    assert doc["tool"]["name"] == "impact" and doc["config"]["min_count"] == 10 and doc["version"] == "1.0.2"
     out = doc["results"]["counts"]
-    assert {"uid", "status", "type", "properties", "files", "outcome", "summary", "timestamp", "comments",
-            "exception"} <= set(out)
+    assert {"uid", "status", "type", "properties", "files", "outcome", "command", "summary", "timestamp",
+            "comments", "exception", "fair"} <= set(out)
     assert out["status"] == "review" and out["exception"].startswith("Suppression automatically applied")
     sdc = out["files"][0]["sdc"]
     assert sdc["summary"] == {"secondary": 1, "threshold": 1}
