@@ -66,10 +66,14 @@ class CohortSpec(_Model):
     years: tuple[Year, Year] = Field(description="first and last academic end year of the analysis panel")
     year_groups: list[str] | None = Field(None, description="NC year groups kept (e.g. ['1', ..., '11']); default all")
     lookback_years: int = Field(6, ge=1, le=18, description="look-back window for the Ever flags")
-    treated: Literal["ever6_cwsw", "current_cwsw"] = "ever6_cwsw"
+    treated: Literal["ever6_cwsw", "current_cwsw"] = Field(
+        "ever6_cwsw", description="treated group: a social worker in the look-back window, or one open at the census"
+    )
     exclude_cla: bool = Field(False, description="drop pupils looked after in the window (covered by the VSH before 2021)")
     highest_level: Literal["CIN", "CPP", "CLA"] | None = Field(None, description="keep treated pupils of one highest level")
-    comparison: Literal["ever6_fsm_not_cwsw"] = "ever6_fsm_not_cwsw"
+    comparison: Literal["ever6_fsm_not_cwsw"] = Field(
+        "ever6_fsm_not_cwsw", description="comparison group: Ever6 FSM and never a social worker in the window"
+    )
     include_nfa: bool = Field(False, description="count referrals with no further action as CIN episodes")
     include_not_in_need: bool = Field(False, description="count episodes closed as not in need (RC8)")
     definition: Literal["episode", "plan"] = Field("episode", description="episode-based or CIN-plan-based CWSW")
@@ -82,31 +86,38 @@ class CohortSpec(_Model):
 
 
 Estimand = Literal["ATT", "ATE", "ATC"]
+ESTIMAND = "average effect on the treated (ATT), on everyone (ATE) or on the comparison group (ATC)"
+MISSING = "error"
+MISSING_HELP = "'error' stops on a missing covariate; 'indicator' fills it and adds a missing flag"
 
 
 class MatchSpec(_Model):
     """Arguments of `impact.match` (the treatment is the cohort's)."""
 
-    covariates: ColumnList
-    method: Literal["nearest", "mahalanobis", "cem", "exact"] = "nearest"
+    covariates: ColumnList = Field(description="panel columns matched on (baseline, pre-policy characteristics)")
+    method: Literal["nearest", "mahalanobis", "cem", "exact"] = Field(
+        "nearest", description="nearest neighbour on the distance, Mahalanobis, coarsened exact or exact matching"
+    )
     distance: str = Field("logit", description="'logit', 'probit' or a column of precomputed scores")
-    estimand: Estimand = "ATT"
-    ratio: int = Field(1, ge=1, le=20)
-    replace: bool = False
-    caliper: float | None = Field(None, gt=0)
-    caliper_scale: Literal["logit_sd", "raw"] = "logit_sd"
-    exact: list[str] | None = None
-    missing: Literal["error", "indicator"] = "error"
+    estimand: Estimand = Field("ATT", description=ESTIMAND)
+    ratio: int = Field(1, ge=1, le=20, description="comparison units matched to each treated unit")
+    replace: bool = Field(False, description="allow a comparison unit to be matched more than once")
+    caliper: float | None = Field(None, gt=0, description="largest distance allowed for a match; none: no limit")
+    caliper_scale: Literal["logit_sd", "raw"] = Field(
+        "logit_sd", description="caliper in standard deviations of the logit score, or in the distance's own units"
+    )
+    exact: list[str] | None = Field(None, description="columns matched exactly (matching is always within year)")
+    missing: Literal["error", "indicator"] = Field(MISSING, description=MISSING_HELP)
 
 
 class WeightSpec(_Model):
     """Arguments of `impact.weight`."""
 
-    covariates: ColumnList
-    method: Literal["ipw", "entropy"] = "ipw"
-    estimand: Estimand = "ATT"
-    trim: float | None = Field(None, gt=0, lt=0.5)
-    missing: Literal["error", "indicator"] = "error"
+    covariates: ColumnList = Field(description="panel columns balanced on (baseline, pre-policy characteristics)")
+    method: Literal["ipw", "entropy"] = Field("ipw", description="inverse propensity weights or entropy balancing")
+    estimand: Estimand = Field("ATT", description=ESTIMAND)
+    trim: float | None = Field(None, gt=0, lt=0.5, description="drop units with scores outside [trim, 1 - trim]")
+    missing: Literal["error", "indicator"] = Field(MISSING, description=MISSING_HELP)
 
 
 class DesignSpec(_Model):
@@ -123,6 +134,9 @@ class DesignSpec(_Model):
 
 
 Cluster = str | list[str] | None
+COVARIATES = "time-varying controls added to the regression (columns of the panel)"
+CLUSTER = "one or two columns to cluster standard errors on (e.g. la); default: the unit"
+BOOTSTRAP_REPS = "bootstrap replications (wild bootstrap / multiplier bootstrap)"
 FIXED_EFFECTS = (
     "columns whose levels are absorbed; 'a^b' absorbs the interaction of columns a and b "
     "(e.g. 'nc_year^treated', 'year^fsm_eligible'); default: the unit and the year"
@@ -136,21 +150,23 @@ class DidSpec(_Model):
     post_from: Year = Field(2022, description="first post-policy academic end year")
     exclude_years: list[Year] = Field(default_factory=list, description="years dropped (e.g. the COVID years 2020, 2021)")
     fixed_effects: list[str] | None = Field(None, description=FIXED_EFFECTS)
-    covariates: list[str] | None = None
-    cluster: Cluster = None
-    inference: Literal["robust", "cluster", "wild", "wild_webb"] = "cluster"
-    bootstrap_reps: int = Field(999, ge=99, le=100_000)
+    covariates: list[str] | None = Field(None, description=COVARIATES)
+    cluster: Cluster = Field(None, description=CLUSTER)
+    inference: Literal["robust", "cluster", "wild", "wild_webb"] = Field(
+        "cluster", description="HC1, cluster-robust (CR1), or the wild cluster bootstrap (Rademacher / Webb weights)"
+    )
+    bootstrap_reps: int = Field(999, ge=99, le=100_000, description=BOOTSTRAP_REPS)
 
 
 class EventStudySpec(_Model):
     """Arguments of `impact.event_study`."""
 
-    treat_start: Year = 2022
+    treat_start: Year = Field(2022, description="first treated academic end year (event time 0)")
     reference: int = Field(-1, description="reference period relative to treat_start")
-    exclude_periods: list[Year] = Field(default_factory=list)
+    exclude_periods: list[Year] = Field(default_factory=list, description="years dropped (e.g. the COVID years)")
     fixed_effects: list[str] | None = Field(None, description=FIXED_EFFECTS)
-    covariates: list[str] | None = None
-    cluster: Cluster = None
+    covariates: list[str] | None = Field(None, description=COVARIATES)
+    cluster: Cluster = Field(None, description=CLUSTER)
 
     @model_validator(mode="after")
     def _reference_estimable(self):
@@ -168,15 +184,21 @@ class EventStudySpec(_Model):
 class AttGtSpec(_Model):
     """Arguments of `impact.att_gt`."""
 
-    control: Literal["never_treated", "not_yet_treated"] = "never_treated"
-    method: Literal["dr", "ipw", "reg"] = "dr"
-    covariates: list[str] | None = None
-    anticipation: int = Field(0, ge=0, le=5)
-    base_period: Literal["varying", "universal"] = "varying"
-    panel: bool = True
-    cluster: str | None = None
-    bootstrap_reps: int = Field(999, ge=99, le=100_000)
-    aggregate: list[Literal["simple", "dynamic", "group", "calendar"]] = Field(default_factory=lambda: ["simple", "dynamic"])
+    control: Literal["never_treated", "not_yet_treated"] = Field(
+        "never_treated", description="comparison units: never treated, or not yet treated at each period"
+    )
+    method: Literal["dr", "ipw", "reg"] = Field("dr", description="doubly robust, inverse probability weighting or outcome regression")
+    covariates: list[str] | None = Field(None, description="baseline covariates for conditional parallel trends")
+    anticipation: int = Field(0, ge=0, le=5, description="periods before the start in which units may already react")
+    base_period: Literal["varying", "universal"] = Field(
+        "varying", description="pre-period comparisons with the previous period (varying) or with g - 1 (universal)"
+    )
+    panel: bool = Field(True, description="units observed in several periods (panel), or repeated cross-sections")
+    cluster: str | None = Field(None, description="column to cluster on (e.g. la); default: the unit")
+    bootstrap_reps: int = Field(999, ge=99, le=100_000, description=BOOTSTRAP_REPS)
+    aggregate: list[Literal["simple", "dynamic", "group", "calendar"]] = Field(
+        default_factory=lambda: ["simple", "dynamic"], description="aggregations of the group-time ATTs to report"
+    )
 
 
 class EstimatorSpec(_Model):
@@ -201,34 +223,40 @@ class EstimatorSpec(_Model):
 class DisclosureSpec(_Model):
     """Statistical disclosure control settings (defaults: UK practice and ACRO's)."""
 
-    min_count: int = Field(10, ge=1)
-    zeros_disclosive: bool = True
-    nk_n: int = Field(2, ge=1)
-    nk_k: float = Field(0.90, gt=0, le=1)
-    p_ratio: float = Field(0.10, ge=0, lt=1)
-    min_dof: int = Field(10, ge=1)
-    rounding_base: int | None = Field(None, ge=2)
+    min_count: int = Field(10, ge=1, description="smallest count released, and smallest n behind a statistic")
+    zeros_disclosive: bool = Field(True, description="treat zero cells as disclosive (suppressed)")
+    nk_n: int = Field(2, ge=1, description="N-k dominance: the number of largest contributors")
+    nk_k: float = Field(0.90, gt=0, le=1, description="N-k dominance: the share of the total they may not reach")
+    p_ratio: float = Field(0.10, ge=0, lt=1, description="p% rule: the smallest (total - top two) / top one")
+    min_dof: int = Field(10, ge=1, description="smallest residual degrees of freedom of a released model")
+    rounding_base: int | None = Field(None, ge=2, description="round released counts to this base (e.g. 5); none: no rounding")
 
 
 class OutputsSpec(_Model):
-    figures: bool = True
-    report: bool = True
+    """What the bundle holds beyond the tables, manifest and disclosure.json."""
+
+    figures: bool = Field(True, description="PNG figures, each with the CSV of what it plots")
+    report: bool = Field(True, description="the self-contained report.html")
 
 
 class Spec(_Model):
     """A whole analysis: data, cohort, outcomes, design, estimators, subgroups, disclosure, outputs."""
 
-    version: Literal[1] = SPEC_VERSION
+    version: Literal[1] = Field(SPEC_VERSION, description="spec format version")
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,80}$", description="short name used for the output folder")
-    title: str | None = None
-    question: str | None = None
+    title: str | None = Field(None, description="title of the report")
+    question: str | None = Field(None, description="the evaluation question, shown at the top of the report")
     data: DataSpec
     cohort: CohortSpec
-    panel: Literal["attendance", "ks4", "post16"]
-    outcomes: ColumnList
+    panel: Literal["attendance", "ks4", "post16"] = Field(
+        description="analysis frame: pupil x year attendance, KS4 cohorts, or post-16 care leavers"
+    )
+    outcomes: ColumnList = Field(description="outcome columns of the panel, each estimated by every estimator")
     design: DesignSpec = Field(default_factory=DesignSpec)
     estimators: list[EstimatorSpec] = Field(min_length=1)
-    subgroups: list[Literal["la_band_count", "la_band_rate", "highest_level", "phase"]] = Field(default_factory=list)
+    subgroups: list[Literal["la_band_count", "la_band_rate", "highest_level", "phase"]] = Field(
+        default_factory=list, description="also estimate by LA band (count or rate of CWSW), highest level or phase"
+    )
     disclosure: DisclosureSpec = Field(default_factory=DisclosureSpec)
     outputs: OutputsSpec = Field(default_factory=OutputsSpec)
     seed: int = Field(1, ge=0, description="one seed drives every random step of the run")
