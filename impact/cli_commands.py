@@ -82,7 +82,7 @@ def _data(sub) -> None:
         description="Check every extract in DIR against its table contract. Problems are reported as counts, "
         "never as row values. Exit 0 if there are no errors (warnings allowed), 3 otherwise.",
     )
-    c.add_argument("directory", type=Path, metavar="DIR")
+    c.add_argument("directory", type=Path, metavar="DIR", help="folder of NPD-style parquet extracts")
     c.add_argument("--mapping", type=Path, help="YAML/JSON file {table: {extract_column: contract_column}}")
     c.add_argument("--tables", help="comma-separated tables to check (default: all found)")
     c.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -113,7 +113,7 @@ def _validate(sub) -> None:
         description="Check a spec (and, with --data, the extracts it would read) without running anything. "
         "Exit 0 if valid, 2 for an invalid spec, 3 for invalid data.",
     )
-    p.add_argument("spec", type=Path, metavar="SPEC")
+    p.add_argument("spec", type=Path, metavar="SPEC", help="YAML (or JSON) analysis spec")
     p.add_argument("--data", type=Path, help="extract directory to check as well")
     p.set_defaults(func=_run_validate)
 
@@ -166,16 +166,17 @@ def _cohorts(sub) -> None:
     p.add_argument("--out", required=True, type=Path, help="output folder (must not exist unless --overwrite)")
     p.add_argument("--years", required=True, type=_years, help="academic end years FIRST-LAST, e.g. 2016-2024")
     p.add_argument("--tables", help="comma-separated subset of: cohort, attendance_panel, ks4_cohort, post16_panel, covariates, attrition")
-    p.add_argument("--lookback-years", type=int, default=6)
+    p.add_argument("--lookback-years", type=int, default=6, help="look-back window of the Ever flags (default 6)")
     p.add_argument("--exclude-cla", action="store_true", help="drop looked-after pupils from the treated group")
     p.add_argument("--current-only", action="store_true", help="treated only if the social care is open at the census")
-    p.add_argument("--highest-level", choices=["CIN", "CPP", "CLA"])
+    p.add_argument("--highest-level", choices=["CIN", "CPP", "CLA"], help="keep treated pupils of one highest level")
     p.add_argument("--include-nfa", action="store_true", help="count referrals with no further action")
     p.add_argument("--include-not-in-need", action="store_true", help="count episodes closed as not in need (RC8)")
-    p.add_argument("--definition", choices=["episode", "plan"], default="episode")
+    p.add_argument("--definition", choices=["episode", "plan"], default="episode",
+                   help="social-worker definition: any CIN episode (default) or a CIN plan")
     p.add_argument("--include-short-breaks", action="store_true", help="count CLA short breaks (V3/V4)")
     p.add_argument("--baseline-year", type=int, help="census year of the baseline covariates (default: first year)")
-    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
     p.set_defaults(func=_run_cohorts)
 
 
@@ -214,7 +215,7 @@ def _run(sub) -> None:
         "report.html, manifest.json, disclosure.json, logs/run.log). Exit codes: 0 success; 1 analysis failed; "
         "2 invalid spec or usage; 3 invalid data; 4 a required output failed disclosure checks.",
     )
-    p.add_argument("spec", type=Path, metavar="SPEC")
+    p.add_argument("spec", type=Path, metavar="SPEC", help="YAML (or JSON) analysis spec")
     p.add_argument("--data", type=Path, help="extract directory (overrides the spec's data)")
     p.add_argument("--out", type=Path, help="bundle folder (default: results/<spec name>)")
     p.add_argument("--seed", type=int, help="override the spec's seed")

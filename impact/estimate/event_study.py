@@ -185,7 +185,7 @@ def event_study(
         terms.append(Term.from_estimate(
             nm, fit.coef[j], se[j], df=fit.df, n_obs=fit.n_obs, n_treated=n_treated,
             n_comparison=fit.n_obs - n_treated, n_clusters=n_clusters,
-            event_time=e, period=(float(start[0]) + e) if common else None, pre=e < 0,
+            event_time=e, period=_calendar(start[0] + e) if common else None, pre=e < 0,
         ))
     if not terms:
         raise EstimationError(f"{owner}: no event-time coefficient could be estimated")
@@ -204,6 +204,11 @@ def event_study(
     }
     return EventStudyResult("event_study", terms, info, notes, pretrend=pretrend, reference=reference,
                             excluded_event_times=excluded_e)
+
+
+def _calendar(value: float) -> int | float:
+    """A calendar period as the user wrote it: whole numbers (years) as int, not 2016.0."""
+    return int(value) if float(value).is_integer() else float(value)
 
 
 def _joint_wald(b: np.ndarray, v: np.ndarray, df: float) -> dict[str, float]:
