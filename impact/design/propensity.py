@@ -7,6 +7,8 @@ Collinear columns (e.g. a dummy implied by others) are dropped before fitting an
 """
 from __future__ import annotations
 
+import warnings
+
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -83,6 +85,11 @@ def fit_propensity(X: np.ndarray, treated: np.ndarray, *, link: str, names: list
     Z = np.empty((X.shape[0], len(cols) + 1))
     Z[:, 0] = 1.0
     Z[:, 1:] = X[:, cols]
+    # Newton runs on unit-scale columns (KS2 scores ~100 beside 0/1 flags would make the
+    # information matrix ill-conditioned); the coefficients are scaled back at the end.
+    col_scale = np.ones(Z.shape[1])
+    col_scale[1:] = np.where((sd := Z[:, 1:].std(axis=0)) > 0, sd, 1.0)
+    Z /= col_scale
     y = treated.astype(np.float64)
     beta = np.zeros(Z.shape[1])
     beta[0] = special.logit(np.clip(y.mean(), 1e-12, 1 - 1e-12))
@@ -97,7 +104,10 @@ def fit_propensity(X: np.ndarray, treated: np.ndarray, *, link: str, names: list
         H = blas.dsyrk(1.0, buf.T, trans=0)  # upper triangle of buf' buf: half the flops of a full product
         H = np.triu(H) + np.triu(H, 1).T
         try:
-            step = linalg.solve(H, g, assume_a="pos")
+            with warnings.catch_warnings():
+                # near separation H is ill-conditioned; the separation check below decides, not a warning
+                warnings.simplefilter("ignore", linalg.LinAlgWarning)
+                step = linalg.solve(H, g, assume_a="pos")
         except (linalg.LinAlgError, ValueError):
             raise EstimationError(
                 "propensity model: the information matrix is singular; a covariate may perfectly "
@@ -111,7 +121,7 @@ def fit_propensity(X: np.ndarray, treated: np.ndarray, *, link: str, names: list
             break
     else:
         raise EstimationError(f"propensity model ({link}) did not converge in {_MAX_ITER} Newton steps")
-    return PropensityModel(link, ["(Intercept)"] + [names[i] for i in cols], beta, eta, it, tuple(cols), dropped)
+    return PropensityModel(link, ["(Intercept)"] + [names[i] for i in cols], beta / col_scale, eta, it, tuple(cols), dropped)
 
 
 def _score_weights(eta: np.ndarray, y: np.ndarray, link: str) -> tuple[np.ndarray, np.ndarray]:
