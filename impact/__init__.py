@@ -20,7 +20,7 @@ _LAZY = {
     "MatchDesign": "design", "WeightDesign": "design", "match": "design", "weight": "design",
     "CheckedTable": "disclosure", "DisclosureConfig": "disclosure", "check_table": "disclosure",
     "att_gt": "estimate", "did": "estimate", "event_study": "estimate",
-    "RunResult": "run", "run": "run",
+    "RunResult": "pipeline", "run": "pipeline",
     "Spec": "spec", "load_spec": "spec",
 }
 

@@ -20,7 +20,7 @@ from .report.figures import event_study_figure, love_plot, overlap_figure
 from .report.html import ReportSection
 
 if TYPE_CHECKING:
-    from .run import RunResult
+    from .pipeline import RunResult
 
 ESTIMATE_COLUMNS = [
     "estimator", "outcome", "subgroup", "subgroup_level", "aggregation", "term", "estimate", "std_error", "ci_low", "ci_high", "p_value",

@@ -119,7 +119,7 @@ def _validate(sub) -> None:
 
 
 def _run_validate(args) -> int:
-    from .run import check_spec_columns
+    from .pipeline import check_spec_columns
     from .spec import load_spec
 
     spec = load_spec(args.spec)
@@ -231,7 +231,7 @@ def _run_run(args) -> int:
     import polars as pl
 
     from .errors import DisclosureError
-    from .run import run
+    from .pipeline import run
     from .spec import load_spec
 
     spec = load_spec(args.spec)

@@ -15,7 +15,7 @@ import duckdb
 import pytest
 
 from impact import cli
-from impact.run import run
+from impact.pipeline import run
 from impact.spec import parse_spec
 
 SPEC = {
@@ -107,7 +107,7 @@ def test_cache_reuses_the_panel_and_gives_the_same_outputs(bundle, npd, tmp_path
     def no_sql(*args, **kwargs):
         raise AssertionError("the cohort SQL ran although the cache holds the panel")
 
-    monkeypatch.setattr("impact.run.register_extracts", no_sql)
+    monkeypatch.setattr("impact.pipeline.register_extracts", no_sql)
     second = run(parse_spec(SPEC), data=npd, out=tmp_path / "c2", timestamp=STAMP, cache=cache)
     assert second.manifest["cohort_cache"] == first.manifest["cohort_cache"] | {"hit": True}
     assert second.manifest["inputs"] == first.manifest["inputs"]
@@ -218,7 +218,7 @@ def test_subgroups_give_one_estimate_per_level_with_checked_counts(npd, tmp_path
 def test_subsets_keep_whole_comparison_for_highest_level_and_split_both_arms_by_phase():
     import polars as pl
 
-    from impact.run import _subsets
+    from impact.pipeline import _subsets
 
     frame = pl.DataFrame({
         "treated": [1, 1, 0, 0, 1],

@@ -11,7 +11,7 @@ import pytest
 
 import impact.disclosure.linked as linked
 from impact.disclosure import DisclosureConfig, check_table
-from impact.run import run
+from impact.pipeline import run
 from impact.spec import parse_spec
 
 MIN_COUNT = 500  # raised so that subgroup counts of a 4,000-pupil run fall below it
