@@ -88,14 +88,30 @@ FSM_RATE = {
 UC_PROTECTION_FROM = 2019  # first spring census after 1 April 2018
 
 # --- absence: additive year shifts of the expected rate (all pupils ~ 4.7% in 2018/19) ---
+# The shift of a pupil-year is ABSENCE_YEAR_SHIFT[year] + the ABSENCE_GROUP_SHIFT[year] terms of
+# the pupil's OBSERVED spring-census status that year (FSMeligible; SENprovision K or E), so it is
+# a function of (year, FSM, SEN) only: a design with year x FSM x SEN fixed effects absorbs it.
 ABSENCE_YEAR_SHIFT = {
     **{y: 0.000 for y in range(1990, 2017)},
     2017: 0.001, 2018: 0.002, 2019: 0.001, 2020: 0.004, 2021: 0.000,
-    2022: 0.029, 2023: 0.028, 2024: 0.024, 2025: 0.022, 2026: 0.022,
+    2022: 0.0195, 2023: 0.0185, 2024: 0.016, 2025: 0.014, 2026: 0.014,
+}
+# extra rise for FSM-eligible, SEN support (K), EHC plan (E), and in care at the census (which
+# replaces the FSM and SEN terms; such pupils are ever6_cla, outside the default groups)
+_POST_COVID_GROUP_SHIFT = (0.004, 0.035, 0.045, 0.010)
+ABSENCE_GROUP_SHIFT = {
+    **{y: (0.0, 0.0, 0.0, 0.0) for y in range(1990, 2022)},
+    **{y: _POST_COVID_GROUP_SHIFT for y in range(2022, 2027)},
 }
 ABSENCE_UNAUTH_YEAR_SHARE = 0.35  # share of each year shift that is unauthorised absence
 # sessions possible per term (Summer = 5th half term, Summer6th = 6th half term): ~380 a year
 SESSIONS = {"Autumn": 140, "Spring": 120, "Summer": 60, "Summer6th": 60}
+
+# --- suspensions: additive year term of P(any suspension) (>= 0; lowest in the 2019/20 closures) ---
+SUSPENSION_YEAR_SHIFT = {
+    **{y: 0.004 for y in range(1990, 2020)},
+    2020: 0.000, 2021: 0.002, 2022: 0.006, 2023: 0.010, 2024: 0.011, 2025: 0.011, 2026: 0.011,
+}
 
 # --- KS4 Attainment 8: additive year shifts (CAG 2020, TAG 2021, transition 2022) --------
 A8_YEAR_SHIFT = {
@@ -148,14 +164,15 @@ class Calibration:
     abs_scale: float = 0.025
     abs_shape: float = 2.0
     abs_disadvantage: float = 0.38
-    abs_frailty: float = 0.27
+    abs_frailty: float = 0.30
     abs_sen: float = 0.12
     abs_refuser_share: float = 0.022
     abs_refuser_shift: float = 0.43
     abs_age_slope: float = 0.0015  # per NC year (linear, so it cancels in a balanced panel DiD)
     abs_transitory_sd: float = 0.50
-    abs_year_shape: float = 0.25  # year shift = common mean x 3 Beta(shape, 2 shape) per pupil-year
-    cla_absence: float = 0.80  # share of the pupil effect removed while looked after at the census
+    abs_year_shape: float = 0.20  # year shift = common mean x 3 Beta(shape, 2 shape) per pupil-year
+    cla_absence: float = 0.80  # share of the regular pupil effect removed while looked after at the census
+    cla_refusal_stop: float = 0.5  # chance that a school refuser does not refuse in a year spent in care
     # attainment
     a8_mean: float = 47.0
     a8_ability: float = 13.0
@@ -164,6 +181,10 @@ class Calibration:
     a8_noise: float = 7.0
     em_noise: float = 6.0
     ebacc_base: float = -0.65
-    # exclusions
-    susp_base: float = -5.55
-    perm_base: float = -10.6
+    # exclusions: P(any suspension) = propensity (mean susp_level, capped) + phase term + year term
+    susp_level: float = 0.012
+    susp_cap: float = 0.5
+    susp_secondary: float = 0.030
+    susp_sixth_form: float = 0.010
+    susp_spread: float = 1.25  # multiplier of the risk index in the propensity (higher: more concentrated)
+    perm_base: float = -10.0

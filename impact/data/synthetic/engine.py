@@ -14,7 +14,7 @@ from .config import (FSM_RATE, LOOKBACK, NO_KS2_YEARS, NO_P8_YEARS, POLICY_YEAR,
                      PlantedEffects)
 from .dates import academic_year_label, birthday, day, spring_census, years_before
 from .outcomes import (TERMS, absence_person_effect, draw_absence, draw_ks4, ks2_scores, progress8, split_terms,
-                       suspensions)
+                       suspension_propensity, suspensions)
 from .population import ETH_MINOR_TO_MAJOR, PRIMARY, SECONDARY, build_geography, build_people, token
 from .social_care import NO_DATE, Episodes, overlap_flag, start_episodes, visible_intervals
 from .tables import write_care_leavers, write_cin, write_cla, write_lookups
@@ -29,9 +29,10 @@ def run(tmp: Path, *, pupils: int, seed: int, first: int, last: int, effects: Pl
     cal = Calibration()
     if write_burn_in:  # also write the five years whose springs feed EVERFSM_6 of the first year
         first -= LOOKBACK - 1
-    # two streams: population and social care (rng) and outcomes (out_rng), so that planted effects
-    # and pre-trends change outcomes only, never who is treated or compared
-    rng, out_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
+    # three streams: population and social care (rng), outcomes Y(0) (out_rng) and the coupled Y(1)
+    # draws (effect_rng), so that planted effects and pre-trends change outcomes only, never who is
+    # treated or compared, and planted effects never change any Y(0)
+    rng, out_rng, effect_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3))
     per_cohort = max(1, round(pupils / ((1 - cal.noncensus_share) * (12 + 2 * cal.stay_on_share))))
     start = first - 2 * LOOKBACK  # social care burn-in start (collection year)
     fsm_from = first - (LOOKBACK - 1)  # springs Y-5..Y feed EVERFSM_6
@@ -44,6 +45,7 @@ def run(tmp: Path, *, pupils: int, seed: int, first: int, last: int, effects: Pl
     people = build_people(rng, geo, k_first, last, per_cohort, cal)
     n = people.n
     abs_base, abs_refuser, unauth_share = absence_person_effect(rng, people, cal)
+    susp_propensity = suspension_propensity(people, cal)
     fsm_w = rng.standard_normal(n).astype(np.float32)
     school = np.full(n, -1, dtype=np.int32)
     dual = np.full(n, -1, dtype=np.int32)
@@ -136,18 +138,20 @@ def run(tmp: Path, *, pupils: int, seed: int, first: int, last: int, effects: Pl
         ever_cwsw = ever_cin | ever_cpp | ever_cla
         treated_group = ever_cwsw & ~ever_cla
         everfsm6 = last_fsm[pid] >= year - (LOOKBACK - 1)
-        cla_now = _contains(n, allep.child, allep.decom, allep.dec, c)[pid]
+        # in care at the census as the written data show it (linkable episodes): such pupils are
+        # ever6_cla, so the looked-after term never touches the default treated or comparison rows
+        cla_now = _contains(n, vis["cla"].child, vis["cla"].start, vis["cla"].end, c)[pid]
         d_vsh = treated_group & (year >= POLICY_YEAR)
         mult = effects.multiplier(year)
         pp_units = _pp_units(allep, people, geo, pid, ncy, c, year)
         tau_abs = np.where(d_vsh, effects.absence * mult, 0.0) + np.where(pp_units, effects.pp_absence, 0.0)
         shift = np.where(treated_group & (year < POLICY_YEAR), pretrend / 100.0 * (year - (POLICY_YEAR - 1)), 0.0)
-        draw = draw_absence(out_rng, year, ncy, abs_base[pid], abs_refuser[pid], unauth_share[pid], cla_now, shift, tau_abs,
-                            effects.absence_unauthorised_share, cal)
+        draw = draw_absence(out_rng, effect_rng, year, ncy, abs_base[pid], abs_refuser[pid], unauth_share[pid], fsm,
+                            sen_code[on_roll], cla_now, shift, tau_abs, effects.absence_unauthorised_share, cal)
         truth.add_absence(year, draw, d_vsh, pp_units)
         truth.add_counts(year, pid.size, treated_group, ever_cwsw, everfsm6 & ~ever_cwsw,
                          ever_cla, int(pp_units.sum()))
-        n_susp, perm = suspensions(out_rng, year, people, pid, ncy, cal)
+        n_susp, perm = suspensions(out_rng, year, people, pid, ncy, susp_propensity[pid], cal)
         files.update(_write_census_year(tmp, out_rng, year, c, geo, people, pid, ncy, school, dual, school_moved, pmr,
                                         fsm, protected, everfsm6, sen_code[on_roll], draw, n_susp, perm))
         # --- KS4 at the end of Year 11 -----------------------------------------------------
@@ -174,7 +178,7 @@ def run(tmp: Path, *, pupils: int, seed: int, first: int, last: int, effects: Pl
     files["ks2.parquet"] = ks2_out.close()
     files["ks4.parquet"] = ks4_out.close()
     progress("social care tables")
-    del abs_base, abs_refuser, unauth_share, fsm_w, school, dual, last_fsm, fsm_prev, fsm_since_uc, ks2_prior
+    del abs_base, abs_refuser, unauth_share, susp_propensity, fsm_w, school, dual, last_fsm, fsm_prev, fsm_since_uc, ks2_prior
     allep = Episodes.concat(episodes)
     del episodes
     first_cy = first - LOOKBACK

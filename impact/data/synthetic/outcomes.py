@@ -1,8 +1,9 @@
 """Pupil outcomes with potential outcomes drawn on common random numbers.
 
 Expected absence rate and Attainment 8 are additive in a time-invariant pupil effect, a linear
-NC-year term, a year shift common to all pupils, a looked-after status term, the planted
-effects and an optional differential pre-trend. Y(0) is drawn for everyone; Y(1) for treated
+NC-year term, a year shift (for absence: a function of the year and the pupil's observed FSM and
+SEN status that year), a looked-after status term, the planted effects and an optional
+differential pre-trend. The suspension probability is a pupil-and-phase term plus a year term. Y(0) is drawn for everyone; Y(1) for treated
 units is coupled to Y(0) (binomial thinning/adding, the same noise for scores, the same uniform
 for binary outcomes), so the realised sample ATT is exact and is 0 when the effect is 0.
 """
@@ -12,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .config import (ABSENCE_UNAUTH_YEAR_SHARE, ABSENCE_YEAR_SHIFT, A8_YEAR_SHIFT, EM94_RATE, EM95_RATE,
-                     SESSIONS, Calibration)
+from .config import (ABSENCE_GROUP_SHIFT, ABSENCE_UNAUTH_YEAR_SHARE, ABSENCE_YEAR_SHIFT, A8_YEAR_SHIFT, EM94_RATE,
+                     EM95_RATE, SESSIONS, SUSPENSION_YEAR_SHIFT, Calibration)
 from .population import People
 
 TERMS = tuple(SESSIONS)
@@ -27,7 +28,7 @@ def absence_person_effect(rng: np.random.Generator, people: People, cal: Calibra
            - 0.08 * people.ability)
     scale = np.exp(lin - np.log(np.mean(np.exp(lin))))
     base = cal.abs_floor + cal.abs_scale * g * scale
-    refuser = cal.abs_refuser_shift * (rng.random(n) < cal.abs_refuser_share * np.exp(1.0 * people.frailty + 0.3 * people.dis - 0.6))
+    refuser = cal.abs_refuser_shift * (rng.random(n) < cal.abs_refuser_share * np.exp(1.1 * people.frailty + 0.3 * people.dis - 0.71))
     unauth = 1.0 / (1.0 + np.exp(-(-1.25 + 0.45 * people.dis + 0.45 * people.frailty + 0.2 * rng.standard_normal(n))))
     return base.astype(np.float32), refuser.astype(np.float32), unauth.astype(np.float32)
 
@@ -54,10 +55,23 @@ class AbsenceDraw:
     clipped: int
 
 
-def draw_absence(rng: np.random.Generator, year: int, ncy: np.ndarray, base: np.ndarray, refuser: np.ndarray, unauth_share: np.ndarray,
+def year_shift(year: int, fsm_now: np.ndarray, sen_now: np.ndarray, cla_now: np.ndarray) -> np.ndarray:
+    """Expected shift of the absence rate in `year` given the census FSM flag, SEN code (0 N, 1 K, 2 E)
+    and in-care status: a function of (year, FSM, SEN) for every pupil not in care."""
+    fsm_x, sen_k, sen_e, cla_x = ABSENCE_GROUP_SHIFT[year]
+    home = fsm_x * fsm_now + np.where(sen_now == 1, sen_k, np.where(sen_now == 2, sen_e, 0.0))
+    return ABSENCE_YEAR_SHIFT[year] + np.where(cla_now, cla_x, home)
+
+
+def draw_absence(rng: np.random.Generator, effect_rng: np.random.Generator, year: int, ncy: np.ndarray, base: np.ndarray,
+                 refuser: np.ndarray, unauth_share: np.ndarray, fsm_now: np.ndarray, sen_now: np.ndarray,
                  cla_now: np.ndarray, shift: np.ndarray, tau: np.ndarray, tau_unauth_share: float,
                  cal: Calibration) -> AbsenceDraw:
-    """Absence sessions for the year's pupils: `shift` is the pre-trend, `tau` the planted effect."""
+    """Absence sessions for the year's pupils: `shift` is the pre-trend, `tau` the planted effect.
+
+    Y(0) uses `rng` only; the coupled Y(1) draws use `effect_rng`, so Y(0) (and every later draw
+    from `rng`) is the same whatever effects are planted.
+    """
     n = ncy.size
     possible = np.tile(np.array([SESSIONS[t] for t in TERMS], dtype=np.int16), (n, 1))
     possible[(ncy == 11) | (ncy == 13), 3] = 0  # study leave: no 6th half term for Y11 and Y13
@@ -66,14 +80,16 @@ def draw_absence(rng: np.random.Generator, year: int, ncy: np.ndarray, base: np.
     total = possible.sum(axis=1, dtype=np.int64)
     k = 1.0 / cal.abs_transitory_sd**2
     eta = rng.gamma(k, 1.0 / k, n).astype(np.float32)
-    # the year shift is common in expectation; its pupil-year realisation is a mean-one multiplier
-    # independent of everything else, so group means shift by exactly ABSENCE_YEAR_SHIFT[year]
-    # (3 x Beta(a, 2a): mean 1, bounded by 3 so that the rate is almost never clipped at the top)
-    yr = ABSENCE_YEAR_SHIFT[year] * 3.0 * rng.beta(cal.abs_year_shape, 2 * cal.abs_year_shape, n)
+    # the year shift is a function of (year, census FSM, census SEN) in expectation; its pupil-year
+    # realisation is a mean-one multiplier independent of everything else, so the mean of any set
+    # of pupils in one (FSM, SEN) cell shifts by exactly year_shift(...) (3 x Beta(a, 2a): mean 1,
+    # bounded by 3 so that the rate is almost never clipped at the top)
+    yr = year_shift(year, fsm_now, sen_now, cla_now) * 3.0 * rng.beta(cal.abs_year_shape, 2 * cal.abs_year_shape, n)
     person = base * eta + cal.abs_age_slope * ncy
-    # looked-after pupils attend better: their pupil effect (and 90% of any school refusal) shrinks
-    # while in care at the census
-    raw0 = (person + 0.9 * refuser) * (1 - cal.cla_absence * cla_now) + 0.1 * refuser + yr + shift
+    # looked-after pupils attend better: while in care at the census (as the data record it) their
+    # regular pupil effect shrinks and a school refuser stops refusing with chance cla_refusal_stop
+    stops = cla_now & (rng.random(n) < cal.cla_refusal_stop)
+    raw0 = person * (1 - cal.cla_absence * cla_now) + refuser * ~stops + yr + shift
     raw1 = raw0 + tau
     m0 = np.clip(raw0, 0.0, 0.95)
     m1 = np.clip(raw1, 0.0, 0.95)
@@ -88,9 +104,9 @@ def draw_absence(rng: np.random.Generator, year: int, ncy: np.ndarray, base: np.
     auth, unauth = auth0.copy(), unauth0.copy()
     if treated.any():
         t = np.flatnonzero(treated)
-        a_t = _couple(rng, auth0[t], total[t], a0[t], a1[t])
+        a_t = _couple(effect_rng, auth0[t], total[t], a0[t], a1[t])
         q1 = np.clip(u1[t] / np.maximum(1 - a0[t], 1e-6), 0, 1)
-        u_t = np.minimum(_couple(rng, unauth0[t], total[t] - auth0[t], q0[t], q1), total[t] - a_t)
+        u_t = np.minimum(_couple(effect_rng, unauth0[t], total[t] - auth0[t], q0[t], q1), total[t] - a_t)
         auth[t], unauth[t] = a_t, u_t
     return AbsenceDraw(possible, auth, unauth, m0.astype(np.float32), m1.astype(np.float32), auth0, unauth0, clipped)
 
@@ -115,14 +131,29 @@ def split_terms(rng: np.random.Generator, possible: np.ndarray, auth: np.ndarray
     return a_t, u_t
 
 
+def _exclusion_index(people: People, idx: np.ndarray) -> np.ndarray:
+    """Time-invariant linear index of a person's exclusion risk."""
+    return (0.6 * people.dis[idx] + 0.55 * people.frailty[idx] + 0.35 * people.sen_latent[idx]
+            - 0.25 * people.ability[idx] + 0.5 * (people.sex[idx] == 1))
+
+
+def suspension_propensity(people: People, cal: Calibration) -> np.ndarray:
+    """Each person's time-invariant part of the yearly suspension probability (mean `susp_level`, capped)."""
+    e = np.exp(cal.susp_spread * _exclusion_index(people, np.arange(people.n)))
+    return np.minimum(cal.susp_level * e / e.mean(), cal.susp_cap).astype(np.float32)
+
+
 def suspensions(rng: np.random.Generator, year: int, people: People, pid: np.ndarray, ncy: np.ndarray,
-                cal: Calibration) -> tuple[np.ndarray, np.ndarray]:
-    """Number of suspensions (0-5) and a permanent exclusion flag per pupil for the year."""
-    lin = (0.6 * people.dis[pid] + 0.55 * people.frailty[pid] + 0.35 * people.sen_latent[pid] - 0.25 * people.ability[pid]
-           + 1.6 * (ncy >= 7) - 0.8 * (ncy >= 12) + (people.sex[pid] == 1) * 0.5 + {2020: -0.35, 2021: -0.25}.get(year, 0.0)
-           + 0.1 * (year >= 2022))
-    n_susp = np.where(rng.random(pid.size) < 1 / (1 + np.exp(-(cal.susp_base + lin))),
-                      1 + np.minimum(rng.poisson(0.7, pid.size), 4), 0)
+                propensity: np.ndarray, cal: Calibration) -> tuple[np.ndarray, np.ndarray]:
+    """Number of suspensions (0-5) and a permanent exclusion flag per pupil for the year.
+
+    P(any suspension) = pupil propensity + phase term (secondary, sixth form) + year term: additive
+    in levels, so group differences in the probability do not change with the year.
+    """
+    phase = np.where(ncy >= 12, cal.susp_sixth_form, np.where(ncy >= 7, cal.susp_secondary, 0.0))
+    p_any = propensity + phase + SUSPENSION_YEAR_SHIFT[year]
+    n_susp = np.where(rng.random(pid.size) < p_any, 1 + np.minimum(rng.poisson(0.7, pid.size), 4), 0)
+    lin = _exclusion_index(people, pid) + 1.6 * (ncy >= 7) - 0.8 * (ncy >= 12)
     perm = rng.random(pid.size) < 1 / (1 + np.exp(-(cal.perm_base + 1.3 * lin)))
     return n_susp.astype(np.int8), perm
 

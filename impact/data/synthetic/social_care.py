@@ -90,7 +90,7 @@ def start_episodes(
     frail = people.frailty[child]
     u = rng.random(n)
     p_cla = np.asarray(cal.cla_share)[bucket] * np.exp(0.35 * frail - 0.1)
-    p_cpp = cal.cpp_share * np.exp(0.3 * frail - 0.05) * (age < 16)
+    p_cpp = cal.cpp_share * np.exp(0.5 * frail - 0.40) * (age < 16)
     is_cla = real & (u < p_cla)
     is_cpp = real & ~is_cla & (u < p_cla + p_cpp)
     # closure
