@@ -187,11 +187,46 @@ def _cohort_stage(spec: Spec, data: str | Path | None, work: Path, cache: str | 
             log.info("panel %s: %d rows", spec.panel, frame.height)
     finally:
         con.close()
+    frame = _with_individual_effects(spec.panel, frame, data_dir)
     panel = CachedPanel(frame, attr, truth, inputs)
     if cache is not None:
         store_cached(cache, key, panel)
         log.info("cohort panel cached (key %s)", key)
     return panel, key, False
+
+
+#: Panel -> the generator's file of individual effects (in <extract>/ground_truth/) and its keys,
+#: with the key that is the panel's `year`.
+EFFECT_FILES = {
+    "attendance": ("vsh_attendance.parquet", ["pupil_id"], "academic_year"),
+    "ks4": ("vsh_ks4.parquet", ["pupil_id"], "ks4_year"),
+    "post16": ("pp_plus.parquet", ["la", "child_id"], "collection_year"),
+}
+#: Prefix of the columns holding a unit's individual effect Y(1) - Y(0) of an outcome (synthetic data).
+TAU = "_tau_"
+
+
+def _with_individual_effects(panel: str, frame: pl.DataFrame, data_dir: Path) -> pl.DataFrame:
+    """Join the generator's individual effects as `_tau_<outcome>` (0 for untreated rows); real data: unchanged.
+
+    Running an estimator on `_tau_<outcome>` gives the true value of what it estimates on `<outcome>`
+    (estimators are linear in the outcome given their weights), so each estimate is reported beside
+    the truth of its own estimand, not an average over units it gives no weight.
+    """
+    name, keys, year = EFFECT_FILES[panel]
+    path = data_dir / "ground_truth" / name
+    if not path.is_file():
+        return frame
+    effects = pl.read_parquet(path)
+    outcomes = [c for c in effects.columns if c not in (*keys, year) and c in frame.columns]
+    effects = effects.select(
+        *[pl.col(k).cast(frame.schema[k]) for k in keys], pl.col(year).cast(frame.schema["year"]).alias("year"),
+        *[pl.col(o).cast(pl.Float64).alias(TAU + o) for o in outcomes],
+    )
+    joined = frame.join(effects, on=[*keys, "year"], how="left", maintain_order="left")
+    if joined.height != frame.height:
+        raise DataError(f"{path}: more than one individual effect per {'/'.join(keys)} and year")
+    return joined.with_columns(pl.col(TAU + o).fill_null(0.0) for o in outcomes)
 
 
 def _resolve_data(spec: Spec, data: str | Path | None, work: Path, say: Progress) -> tuple[Path, dict | None]:
@@ -370,39 +405,58 @@ def _estimate_subset(spec, frame, weighted, truth, say, notes, subgroup, level):
             label = {"estimator": est.kind, "estimator_index": k, "outcome": outcome}
             if subgroup is not None:
                 label |= {"subgroup": subgroup, "subgroup_level": level}
+            tau = TAU + outcome if TAU + outcome in data.columns else None
             if est.kind == "did":
                 data = data.filter(~pl.col("year").is_in(body.exclude_years))
                 data = data.with_columns(post=(pl.col("year") >= body.post_from).cast(pl.Int8))
-                res = did(
-                    data, outcome, body.treatment, "post", fixed_effects=body.fixed_effects, covariates=body.covariates,
-                    weights=w, cluster=body.cluster, inference=body.inference, bootstrap_reps=body.bootstrap_reps,
-                    seed=spec.seed,
-                )
-                post_years = data.filter(pl.col("post") == 1)["year"].unique().to_list()
-                rows.append(_with(res.tidy(), label, _truth(truth, spec.panel, outcome, post_years)))
+
+                def fit_did(y, inference):
+                    return did(
+                        data, y, body.treatment, "post", fixed_effects=body.fixed_effects, covariates=body.covariates,
+                        weights=w, cluster=body.cluster, inference=inference, bootstrap_reps=body.bootstrap_reps,
+                        seed=spec.seed,
+                    )
+
+                res = fit_did(outcome, body.inference)
+                if tau is not None:  # the same estimator on the individual effects: its estimand's true value
+                    value = fit_did(tau, "cluster" if body.cluster else "robust").estimate
+                else:
+                    value = _truth(truth, spec.panel, outcome, data.filter(pl.col("post") == 1)["year"].unique().to_list())
+                rows.append(_with(res.tidy(), label, value))
             elif est.kind == "event_study":
-                res = event_study(
-                    data, outcome, "treated", "year", treat_start=body.treat_start, reference=body.reference,
-                    exclude_periods=body.exclude_periods, fixed_effects=body.fixed_effects,
-                    covariates=body.covariates, weights=w, cluster=body.cluster,
-                )
+                def fit_es(y):
+                    return event_study(
+                        data, y, "treated", "year", treat_start=body.treat_start, reference=body.reference,
+                        exclude_periods=body.exclude_periods, fixed_effects=body.fixed_effects,
+                        covariates=body.covariates, weights=w, cluster=body.cluster,
+                    )
+
+                res = fit_es(outcome)
                 table = res.tidy()
-                if truth and "period" in table.columns:
+                if tau is not None:
+                    table = _truth_by_term(table, fit_es(tau).tidy())
+                elif truth and "period" in table.columns:
                     table = table.with_columns(truth=pl.col("period").map_elements(
                         lambda y: _truth(truth, spec.panel, outcome, [y]), return_dtype=pl.Float64))
                 events.append(_with(table, label, None))
                 pretrends.append(_pretrend_row(res, label))
             else:
-                res = att_gt(
-                    data, outcome, PANELS[spec.panel][2], "year", "group", control=body.control, method=body.method,
-                    covariates=body.covariates, anticipation=body.anticipation, base_period=body.base_period,
-                    panel=body.panel, cluster=body.cluster, bootstrap_reps=body.bootstrap_reps, seed=spec.seed,
-                )
+                def fit_gt(y, reps):
+                    return att_gt(
+                        data, y, PANELS[spec.panel][2], "year", "group", control=body.control, method=body.method,
+                        covariates=body.covariates, anticipation=body.anticipation, base_period=body.base_period,
+                        panel=body.panel, cluster=body.cluster, bootstrap_reps=reps, seed=spec.seed,
+                    )
+
+                res = fit_gt(outcome, body.bootstrap_reps)
+                res_tau = fit_gt(tau, 0) if tau is not None else None
                 treated_years = data.filter((pl.col("group") > 0) & (pl.col("year") >= pl.col("group")))["year"]
                 overall_truth = _truth(truth, spec.panel, outcome, treated_years.unique().to_list())
                 for kind in body.aggregate:
                     table = res.aggregate(kind).tidy()
-                    if overall_truth is not None:
+                    if res_tau is not None:
+                        table = _truth_by_term(table, res_tau.aggregate(kind).tidy())
+                    elif overall_truth is not None:
                         # known: the overall average and every pre-treatment event time (no effect before it)
                         pre = pl.col("event_time") < 0 if "event_time" in table.columns else pl.lit(False)
                         table = table.with_columns(
@@ -412,6 +466,12 @@ def _estimate_subset(spec, frame, weighted, truth, say, notes, subgroup, level):
                     rows.append(_with(table, {**label, "aggregation": kind}, None))
             notes.extend(f"{est.kind} on {outcome}{where}: {n}" for n in res.notes)
     return rows, events, pretrends
+
+
+def _truth_by_term(table: pl.DataFrame, on_effects: pl.DataFrame) -> pl.DataFrame:
+    """Each term's truth: the same term estimated on the individual effects."""
+    truth = on_effects.select("term", pl.col("estimate").alias("truth"))
+    return table.join(truth, on="term", how="left", maintain_order="left")
 
 
 def _pretrend_row(res, label: dict[str, Any]) -> dict[str, Any]:
