@@ -28,7 +28,9 @@ def data(tmp_path_factory):
 
 
 def _hashes(path: Path) -> dict[str, str]:
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(path.iterdir())}
+    """SHA-256 of every file under `path` (ground_truth/ included), by relative path."""
+    return {p.relative_to(path).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(path.rglob("*")) if p.is_file()}
 
 
 def _contract_for(name: str):
@@ -94,6 +96,8 @@ def test_files_and_columns_match_contracts(data):
 def test_deterministic_and_seed_sensitive(data, tmp_path):
     again = generate(tmp_path / "again", pupils=PUPILS, seed=7, years=YEARS)
     assert _hashes(again.path) == _hashes(data.path)
+    assert {"ground_truth/vsh_attendance.parquet", "ground_truth/vsh_ks4.parquet",
+            "ground_truth/pp_plus.parquet"} <= set(_hashes(data.path))
     other = generate(tmp_path / "other", pupils=PUPILS, seed=8, years=YEARS)
     h1, h2 = _hashes(data.path), _hashes(other.path)
     assert h1["spring_census_2020.parquet"] != h2["spring_census_2020.parquet"]

@@ -2,7 +2,8 @@
 
 `generate()` writes the tables of `impact.data.contracts` (spring census, absence, exclusions,
 KS2, KS4, CIN, CLA episodes, care leavers, LA lookup, PP+ pilot) for a national-shaped
-population with coherent histories, plus `ground_truth.json`.
+population with coherent histories, plus `ground_truth.json` and `ground_truth/` (each treated
+post unit's individual effect Y(1) - Y(0), keyed as the analysis panels key it).
 """
 from __future__ import annotations
 

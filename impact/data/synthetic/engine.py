@@ -19,6 +19,7 @@ from .population import ETH_MINOR_TO_MAJOR, PRIMARY, SECONDARY, build_geography,
 from .social_care import NO_DATE, Episodes, overlap_flag, start_episodes, visible_intervals
 from .tables import write_care_leavers, write_cin, write_cla, write_lookups
 from .truth import Truth
+from .unit_effects import UnitEffects
 
 SALT_PMR, SALT_CIN, SALT_CLA = 11, 23, 37
 SIXTH_FORM_YEARS = (12, 13)
@@ -29,10 +30,11 @@ def run(tmp: Path, *, pupils: int, seed: int, first: int, last: int, effects: Pl
     cal = Calibration()
     if write_burn_in:  # also write the five years whose springs feed EVERFSM_6 of the first year
         first -= LOOKBACK - 1
-    # three streams: population and social care (rng), outcomes Y(0) (out_rng) and the coupled Y(1)
-    # draws (effect_rng), so that planted effects and pre-trends change outcomes only, never who is
-    # treated or compared, and planted effects never change any Y(0)
-    rng, out_rng, effect_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3))
+    # four streams: population and social care (rng), outcomes Y(0) (out_rng), the coupled Y(1)
+    # draws (effect_rng), and the split of realised sessions over terms and schools (split_rng,
+    # whose draws depend on the realised counts), so that planted effects and pre-trends change
+    # outcomes only, never who is treated or compared, and planted effects never change any Y(0)
+    rng, out_rng, effect_rng, split_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(4))
     per_cohort = max(1, round(pupils / ((1 - cal.noncensus_share) * (12 + 2 * cal.stay_on_share))))
     start = first - 2 * LOOKBACK  # social care burn-in start (collection year)
     fsm_from = first - (LOOKBACK - 1)  # springs Y-5..Y feed EVERFSM_6
@@ -57,7 +59,8 @@ def run(tmp: Path, *, pupils: int, seed: int, first: int, last: int, effects: Pl
     ks2_prior = np.full(n, np.nan, dtype=np.float32)
     pmr = lambda ids: token(ids, seed * 1000 + SALT_PMR)  # noqa: E731
     episodes: list[Episodes] = []
-    truth = Truth(effects=effects)
+    units = UnitEffects(tmp, pmr)
+    truth = Truth(effects=effects, units=units)
     ks2_out, ks4_out = w.Appender(tmp / "ks2.parquet"), w.Appender(tmp / "ks4.parquet")
     files: dict[str, int] = {}
     a_fsm = cal.fsm_loading
@@ -148,18 +151,18 @@ def run(tmp: Path, *, pupils: int, seed: int, first: int, last: int, effects: Pl
         shift = np.where(treated_group & (year < POLICY_YEAR), pretrend / 100.0 * (year - (POLICY_YEAR - 1)), 0.0)
         draw = draw_absence(out_rng, effect_rng, year, ncy, abs_base[pid], abs_refuser[pid], unauth_share[pid], fsm,
                             sen_code[on_roll], cla_now, shift, tau_abs, effects.absence_unauthorised_share, cal)
-        truth.add_absence(year, draw, d_vsh, pp_units)
+        truth.add_absence(year, draw, d_vsh, pp_units, pid)
         truth.add_counts(year, pid.size, treated_group, ever_cwsw, everfsm6 & ~ever_cwsw,
                          ever_cla, int(pp_units.sum()))
         n_susp, perm = suspensions(out_rng, year, people, pid, ncy, susp_propensity[pid], cal)
-        files.update(_write_census_year(tmp, out_rng, year, c, geo, people, pid, ncy, school, dual, school_moved, pmr,
+        files.update(_write_census_year(tmp, out_rng, split_rng, year, c, geo, people, pid, ncy, school, dual, school_moved, pmr,
                                         fsm, protected, everfsm6, sen_code[on_roll], draw, n_susp, perm))
         # --- KS4 at the end of Year 11 -----------------------------------------------------
         y11 = ncy == 11
         k = pid[y11]
         tau_a8 = np.where(d_vsh[y11], effects.attainment8 * mult, 0.0)
         ks4 = draw_ks4(out_rng, year, people, k, tau_a8, cal)
-        truth.add_ks4(year, ks4, d_vsh[y11])
+        truth.add_ks4(year, ks4, d_vsh[y11], k)
         p8 = progress8(ks4.a8, ks2_prior[k].astype(np.float64))
         no_p8 = np.isnan(p8) | (year in NO_P8_YEARS)
         ks4_out.add({
@@ -188,6 +191,7 @@ def run(tmp: Path, *, pupils: int, seed: int, first: int, last: int, effects: Pl
     files["care_leavers.parquet"] = write_care_leavers(tmp / "care_leavers.parquet", out_rng, allep, people, geo, first,
                                                        last, pmr, seed * 1000 + SALT_CLA, effects, truth)
     files.update(write_lookups(tmp, geo))
+    files.update(units.close())
     truth.files = dict(sorted(files.items()))
     return truth
 
@@ -226,7 +230,7 @@ def _assign_schools(rng, geo, people, school, dual, pid, ncy, la_movers, cal) ->
     return mover
 
 
-def _write_census_year(tmp, rng, year, c, geo, people, pid, ncy, school, dual, mover, pmr, fsm, protected,
+def _write_census_year(tmp, rng, split_rng, year, c, geo, people, pid, ncy, school, dual, mover, pmr, fsm, protected,
                        everfsm6, sen, draw, n_susp, perm) -> dict[str, int]:
     """spring_census_YYYY, absence_YYYY and exclusions_YYYY for one year."""
     yy = f"{year % 100:02d}"
@@ -276,12 +280,12 @@ def _write_census_year(tmp, rng, year, c, geo, people, pid, ncy, school, dual, m
     out = {f"spring_census_{year}.parquet": w.write_chunked(tmp / f"spring_census_{year}.parquet", rows_pid.size, census)}
     # absence rows: main school (all terms, or spring onwards for movers), old school (autumn) for
     # movers, subsidiary dual registration (a fifth of the sessions)
-    main_a, main_u = split_terms(rng, draw.possible, draw.auth, draw.unauth)
+    main_a, main_u = split_terms(split_rng, draw.possible, draw.auth, draw.unauth)
     main_poss = draw.possible.copy()
     si = np.flatnonzero(has_sub)  # a fifth of each term's sessions at the subsidiary school
     sub_poss = (main_poss[si] // 5).astype(np.int16)
-    sub_a = rng.hypergeometric(sub_poss, main_poss[si] - sub_poss, main_a[si]).astype(np.int16)
-    sub_u = rng.hypergeometric(sub_poss - sub_a, main_poss[si] - sub_poss - (main_a[si] - sub_a), main_u[si]).astype(np.int16)
+    sub_a = split_rng.hypergeometric(sub_poss, main_poss[si] - sub_poss, main_a[si]).astype(np.int16)
+    sub_u = split_rng.hypergeometric(sub_poss - sub_a, main_poss[si] - sub_poss - (main_a[si] - sub_a), main_u[si]).astype(np.int16)
     main_poss[si] -= sub_poss
     main_a[si] -= sub_a
     main_u[si] -= sub_u

@@ -122,15 +122,17 @@ def write_care_leavers(path: Path, rng: np.random.Generator, ep: Episodes, peopl
     u = rng.random(n)
     eet0, eet1 = u < p0, u < p1
     eet = np.where(treated, eet1, eet0)
-    truth.add_eet(yr[treated], eet1[treated], eet0[treated])
+    la_code = geo.la_code[ep.la[li]]
+    child_id = token(child.astype(np.int64) * 256 + ep.la[li], salt, 12)
+    truth.add_eet(yr[treated], eet1[treated], eet0[treated], la_code[treated], child_id[treated])
     edu = rng.choice([2, 3, 4, 5], n, p=[0.35, 0.15, 0.30, 0.20])  # F2 P2 F4 P4
     edu = np.where((age >= 19) & (rng.random(n) < 0.25), rng.choice([0, 1], n), edu)  # F1/P1 higher education
     neet = rng.choice([8, 9, 10], n)
     act = np.where(eet, edu, neet)
     cols = {
         "CLA_PupilMatchingRefAnonymous": w.strings(pmr(child), people.noncensus[child]),
-        "CLA_CHILD_ID_Anon": w.strings(token(child.astype(np.int64) * 256 + ep.la[li], salt, 12)),
-        "CLA_LA": w.ints(geo.la_code[ep.la[li]], pa.int16()),
+        "CLA_CHILD_ID_Anon": w.strings(child_id),
+        "CLA_LA": w.ints(la_code, pa.int16()),
         "CLA_ACADYR": _acadyr(yr),
         "CLA_AGE": w.ints(age, pa.int8()),
         "CLA_IN_TOUCH": w.codes(touch, CARE_LEAVER_IN_TOUCH),

@@ -1,4 +1,5 @@
-"""Ground truth: planted effects with their definitions, realised sample ATTs and cohort counts."""
+"""Ground truth: planted effects with their definitions, realised sample ATTs, cohort counts and the
+per-unit individual effects (written through `UnitEffects`)."""
 from __future__ import annotations
 
 from collections import defaultdict
@@ -7,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .config import GENERATOR_VERSION, LOOKBACK, POLICY_YEAR, PlantedEffects
+from .unit_effects import UnitEffects
 
 _DEFINITIONS = {
     "vsh_treated": (
@@ -34,14 +36,48 @@ _DEFINITIONS = {
         "random numbers (binomial thinning/adding for sessions, shared noise for scores, one uniform per "
         "binary outcome); rates are per pupil-year (overall / possible), PA = rate >= 0.10, severe >= 0.50"
     ),
+    "individual_effects": (
+        "ground_truth/vsh_attendance.parquet, vsh_ks4.parquet, pp_plus.parquet: one row per treated post unit "
+        "of realised_att (vsh, vsh, pp_plus eet) with its Y(1) - Y(0), keyed as the attendance, KS4 and "
+        "post-16 panels key it; every other unit's effect is 0; yearly column means equal realised_att"
+    ),
 }
+
+
+def absence_effects(draw, mask: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Rows of `mask` with sessions possible and their Y(1) - Y(0) of each absence outcome as the panel
+    defines it (the pupil-year's sessions over all enrolments / possible; PA rate >= 0.10, severe >= 0.50)."""
+    total = draw.possible.sum(axis=1)
+    rows = np.flatnonzero(mask & (total > 0))
+    t = total[rows].astype(np.float64)
+    a1, u1, a0, u0 = draw.auth[rows], draw.unauth[rows], draw.auth0[rows], draw.unauth0[rows]
+    m1, m0 = a1 + u1, a0 + u0
+    return rows, {
+        "overall_absence_rate": m1 / t - m0 / t,
+        "authorised_absence_rate": (a1 - a0) / t,
+        "unauthorised_absence_rate": (u1 - u0) / t,
+        # integer comparisons, as the panel SQL makes them (exactly 10% is persistent)
+        "persistent_absence": ((10 * m1 >= t).astype(np.int8) - (10 * m0 >= t)).astype(np.int8),
+        "severe_absence": ((2 * m1 >= t).astype(np.int8) - (2 * m0 >= t)).astype(np.int8),
+    }
+
+
+def ks4_effects(ks4, d: np.ndarray) -> dict[str, np.ndarray]:
+    """Y(1) - Y(0) of Attainment 8 and English and maths 9-4 / 9-5 of the pupils of `d`."""
+    return {
+        "att8": ks4.a8[d] - ks4.a8_0[d],
+        "em94": ks4.em94[d].astype(np.int8) - ks4.em94_0[d].astype(np.int8),
+        "em95": ks4.em95[d].astype(np.int8) - ks4.em95_0[d].astype(np.int8),
+    }
 
 
 @dataclass
 class Truth:
-    """Accumulates what ground_truth.json reports while the generator runs."""
+    """Accumulates what ground_truth.json reports while the generator runs; with `units`, also writes
+    each VSH and PP+ treated post unit's individual effects to ground_truth/ (the same numbers)."""
 
     effects: PlantedEffects
+    units: UnitEffects | None = None
     files: dict[str, int] = field(default_factory=dict)
     _sums: dict = field(default_factory=lambda: defaultdict(lambda: defaultdict(float)))
     _counts: dict = field(default_factory=dict)
@@ -52,37 +88,40 @@ class Truth:
         s[(year, name, "n")] += diff.size
         s[(year, name, "sum")] += float(np.sum(diff, dtype=np.float64))
 
-    def add_absence(self, year: int, draw, d_vsh: np.ndarray, pp: np.ndarray) -> None:
-        total = draw.possible.sum(axis=1)
-        self._clip["absence_pupil_years"] += total.size
+    def add_absence(self, year: int, draw, d_vsh: np.ndarray, pp: np.ndarray, pupils: np.ndarray) -> None:
+        """`pupils`: the person index of each row of `draw`."""
+        self._clip["absence_pupil_years"] += draw.possible.shape[0]
         self._clip["absence_clipped"] += draw.clipped
         for group, mask in (("vsh", d_vsh), ("pp_plus", pp)):
-            m = mask & (total > 0)
-            if not m.any():
+            rows, effects = absence_effects(draw, mask)
+            if not rows.size:
                 continue
-            t = total[m].astype(np.float64)
-            a1, u1, a0, u0 = draw.auth[m], draw.unauth[m], draw.auth0[m], draw.unauth0[m]
-            r1, r0 = (a1 + u1) / t, (a0 + u0) / t
-            self._acc(group, year, "overall_absence_rate", r1 - r0)
-            self._acc(group, year, "authorised_absence_rate", (a1 - a0) / t)
-            self._acc(group, year, "unauthorised_absence_rate", (u1 - u0) / t)
-            self._acc(group, year, "persistent_absence", (r1 >= 0.10).astype(float) - (r0 >= 0.10))
-            self._acc(group, year, "severe_absence", (r1 >= 0.50).astype(float) - (r0 >= 0.50))
+            for name, diff in effects.items():
+                self._acc(group, year, name, diff)
             self._acc(group, year, "expected_absence_rate",
-                      draw.expected1[m].astype(np.float64) - draw.expected0[m])
+                      draw.expected1[rows].astype(np.float64) - draw.expected0[rows])
+            if group == "vsh" and self.units is not None:
+                self.units.attendance(year, pupils[rows], effects)
 
-    def add_ks4(self, year: int, ks4, d: np.ndarray) -> None:
+    def add_ks4(self, year: int, ks4, d: np.ndarray, pupils: np.ndarray) -> None:
+        """`pupils`: the person index of each Year 11 row of `ks4`."""
         self._clip["ks4_pupils"] += d.size
         self._clip["ks4_clipped"] += ks4.clipped
         if d.any():
-            self._acc("vsh", year, "attainment8", ks4.a8[d] - ks4.a8_0[d])
-            self._acc("vsh", year, "l2basics_94", ks4.em94[d].astype(float) - ks4.em94_0[d])
-            self._acc("vsh", year, "l2basics_95", ks4.em95[d].astype(float) - ks4.em95_0[d])
+            effects = ks4_effects(ks4, d)
+            for name, key in (("att8", "attainment8"), ("em94", "l2basics_94"), ("em95", "l2basics_95")):
+                self._acc("vsh", year, key, effects[name])
+            if self.units is not None:
+                self.units.ks4(year, pupils[d], effects)
 
-    def add_eet(self, years: np.ndarray, eet1: np.ndarray, eet0: np.ndarray) -> None:
+    def add_eet(self, years: np.ndarray, eet1: np.ndarray, eet0: np.ndarray, la: np.ndarray,
+                child_id: np.ndarray) -> None:
+        """Treated care-leaver returns: collection year, EET under Y(1) and Y(0), LA code and child id token."""
+        effect = eet1.astype(np.int8) - eet0.astype(np.int8)
         for y in np.unique(years):
-            m = years == y
-            self._acc("pp_plus", int(y), "eet", eet1[m].astype(float) - eet0[m])
+            self._acc("pp_plus", int(y), "eet", effect[years == y])
+        if self.units is not None:
+            self.units.post16(la, child_id, years, {"eet": effect})
 
     def add_counts(self, year: int, pupils: int, treated: np.ndarray, ever6_cwsw: np.ndarray,
                    comparison: np.ndarray, ever6_cla: np.ndarray, pp_units: int) -> None:

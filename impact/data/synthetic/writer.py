@@ -52,21 +52,27 @@ def write_chunked(path: Path, n_rows: int, build) -> int:
 
 
 class Appender:
-    """Append tables with one schema to one parquet file (used for the all-years tables)."""
+    """Append tables with one schema to one parquet file (used for the all-years tables).
 
-    def __init__(self, path: Path):
+    With `schema`, every table is cast to it and a file with no rows is still written on close.
+    """
+
+    def __init__(self, path: Path, schema: pa.Schema | None = None):
         self.path = path
+        self.schema = schema
         self._writer: pq.ParquetWriter | None = None
         self.rows = 0
 
     def add(self, columns: dict[str, pa.Array]) -> None:
-        table = pa.table(columns)
+        table = pa.table(columns) if self.schema is None else pa.table(columns).cast(self.schema)
         if self._writer is None:
             self._writer = pq.ParquetWriter(self.path, table.schema, compression="zstd", compression_level=1)
         self._writer.write_table(table, row_group_size=ROW_GROUP)
         self.rows += table.num_rows
 
     def close(self) -> int:
+        if self._writer is None and self.schema is not None:
+            self.add({f.name: pa.array([], type=f.type) for f in self.schema})
         if self._writer is not None:
             self._writer.close()
             self._writer = None
