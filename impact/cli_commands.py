@@ -244,7 +244,8 @@ def _run_run(args) -> int:
     if est.height and "estimate" in est.columns:
         for row in est.filter(pl.col("estimate").is_not_null()).iter_rows(named=True):
             truth = f"  [planted {row['truth']:.4f}]" if row.get("truth") is not None else ""
-            print(f"  {row['estimator']:<12} {row['outcome']:<28} {row['term']:<22} "
+            term = row["term"] if row.get("subgroup") is None else f"{row['term']} {row['subgroup']}={row['subgroup_level']}"
+            print(f"  {row['estimator']:<12} {row['outcome']:<28} {term:<22} "
                   f"{row['estimate']:>9.4f}  95% CI [{row['ci_low']:.4f}, {row['ci_high']:.4f}]{truth}")
     if result.status == "fail":
         raise DisclosureError(f"one or more outputs failed disclosure checks; see {out / 'disclosure.json'}")
