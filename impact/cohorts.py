@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 from .data.contracts import CONTRACTS, TableContract
 from .errors import ParameterError
 from .params import check_choice, check_number
-from .sql import build, dependency_order, load_query, query_reader, run_query
+from .sql import build, composed, dependency_order, prerequisites, query_reader, run_query
 
 COMPARISONS = ("ever6_fsm_not_cwsw", "not_cwsw")
 DEFINITIONS = ("episode", "plan")
@@ -41,6 +41,9 @@ TABLES: dict[str, str] = {
     "attrition": "attrition",
 }
 """Output table name -> the SQL model that produces it (the files `write_cohorts` writes)."""
+
+ANALYSIS_PANELS: dict[str, str] = {"attendance": "attendance_panel", "ks4": "ks4_cohort"}
+"""`build_analysis_tables`' panel choice -> its output table."""
 
 DUCKDB_SETTINGS: dict[str, Any] = {"threads": 2, "memory_limit": "4.5GB", "preserve_insertion_order": False}
 """Settings of the connections the entry points open: national-size extracts (about 70M pupil-years)
@@ -120,11 +123,13 @@ class CohortOptions:
         return cls(**opts)
 
     def sql_params(self, models: Iterable[str], *, own: bool = False) -> dict[str, Any]:
-        """Bound values for exactly the parameters the models declare (with their dependencies unless `own`)."""
+        """Bound values for exactly the parameters the models declare: with all their dependencies,
+        or if `own` only those the models bind when run (their own and their inline dependencies')."""
         values = {k: v for k, v in asdict(self).items() if k not in ("years", "treated")}
         values["census_years"] = list(self.years)
-        queries = [load_query(m) for m in models] if own else dependency_order(models)
-        return {p: values[p] for q in queries for p in q.params}
+        if own:
+            return {p: values[p] for m in models for p in composed(m)[1]}
+        return {p: values[p] for q in dependency_order(models) for p in q.params}
 
     def label(self, frame: pl.DataFrame) -> pl.DataFrame:
         """Rename the SQL's `ever_*` columns to `ever{L}_*`."""
@@ -144,10 +149,32 @@ def _check_years(owner: str, years: Any) -> tuple[int, ...]:
     return out
 
 
+MODELS_FILE = "impact-models.duckdb"
+"""The database file, inside a connection's spill folder, where `connect`'s connections store built models."""
+
+
 def connect(temp_directory: str | os.PathLike[str], **settings: Any) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB connection with `DUCKDB_SETTINGS` (overridden by `settings`), spilling to
-    `temp_directory` (give a run's temporary folder, never the working directory, DuckDB's default)."""
-    return duckdb.connect(config={**DUCKDB_SETTINGS, **settings, "temp_directory": str(temp_directory)})
+    """A DuckDB connection with `DUCKDB_SETTINGS` (overridden by `settings`), spilling to
+    `temp_directory` (give a run's temporary folder, never the working directory, DuckDB's default).
+
+    Its database is a file in that folder: the entry points store the pupil x census grid there,
+    compressed (nationally about 1.5 GB instead of 14 GB in a TEMP table, which would spill
+    uncompressed), so that the build stays within `memory_limit`.
+    """
+    folder = Path(temp_directory)
+    folder.mkdir(parents=True, exist_ok=True)
+    return duckdb.connect(str(folder / MODELS_FILE), config={**DUCKDB_SETTINGS, **settings, "temp_directory": str(folder)})
+
+
+def _owns_database(con: duckdb.DuckDBPyConnection) -> bool:
+    """True for a connection made by `connect` (large models may be stored in its database file);
+    other connections get TEMP tables only, so that nothing is written to a caller's database."""
+    rows = con.execute(
+        "SELECT path = current_setting('temp_directory') || '/' || $file FROM duckdb_databases() "
+        "WHERE database_name = current_database()",
+        {"file": MODELS_FILE},
+    ).fetchall()
+    return bool(rows and rows[0][0])
 
 
 @contextmanager
@@ -179,8 +206,8 @@ def _frame(data: Any, table: str, owner: str, options: Mapping[str, Any]) -> pl.
     opts = CohortOptions.checked(owner, **options)
     model = TABLES[table]
     with _connect(data, owner) as con:
-        deps = load_query(model).models
-        build(con, deps, opts.sql_params(deps))
+        deps = prerequisites([model])
+        build(con, deps, opts.sql_params(deps), compress=_owns_database(con))
         frame = run_query(con, model, opts.sql_params([model], own=True))
     return opts.label(frame)
 
@@ -260,13 +287,12 @@ def write_cohorts(
     out_dir.mkdir(parents=True, exist_ok=True)
     models = [TABLES[n] for n in names]
     with _connect(data, owner) as con:
-        deps = sorted({d for m in models for d in load_query(m).models})
-        build(con, deps, opts.sql_params(deps))
+        readers = _build_shared(con, models, opts)
         staging = Path(tempfile.mkdtemp(prefix=".impact-cohorts-", dir=out_dir))
         try:
             written = {}
             for name, model in zip(names, models):
-                reader = query_reader(con, model, opts.sql_params([model], own=True), batch_rows=batch_rows)
+                reader = readers[model](batch_rows)
                 written[name] = _write_parquet(reader, staging / f"{name}.parquet", opts.lookback_years)
             final = {}
             for name, path in written.items():
@@ -275,6 +301,39 @@ def write_cohorts(
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     return final
+
+
+def _build_shared(
+    con: duckdb.DuckDBPyConnection, models: list[str], opts: CohortOptions
+) -> dict[str, Callable[[int], pa.RecordBatchReader]]:
+    """Build once every stored model that `models` read; returns, per model, a function giving an
+    Arrow stream of its rows (read from the stored table where the model is one, else run)."""
+    deps = prerequisites(models)
+    built = set(build(con, deps, opts.sql_params(deps), compress=_owns_database(con)))
+
+    def reader(model: str) -> Callable[[int], pa.RecordBatchReader]:
+        if model in built:
+            return lambda batch_rows: con.table(model).to_arrow_reader(batch_rows)
+        return lambda batch_rows: query_reader(con, model, opts.sql_params([model], own=True), batch_rows=batch_rows)
+
+    return {m: reader(m) for m in models}
+
+
+def build_analysis_tables(data: Any, *, panel: str = "attendance", **options: Any) -> dict[str, pl.DataFrame]:
+    """The panel (`panel="attendance"`: the attendance panel; `"ks4"`: the KS4 cohort), the baseline
+    covariates and the attrition record from ONE build of the shared models on `data` (a
+    connection, e.g. from `connect`, or an extract directory). Options: those of `attendance_panel`.
+
+    Returns {"panel", "covariates", "attrition"} -> polars DataFrame, columns labelled as by the
+    single-table entry points (`attendance_panel`, `ks4_cohort`, `covariates`, `attrition`).
+    """
+    owner = "build_analysis_tables"
+    check_choice(owner, "panel", panel, tuple(ANALYSIS_PANELS))
+    opts = CohortOptions.checked(owner, **options)
+    tables = {"panel": TABLES[ANALYSIS_PANELS[panel]], "covariates": TABLES["covariates"], "attrition": TABLES["attrition"]}
+    with _connect(data, owner) as con:
+        readers = _build_shared(con, list(tables.values()), opts)
+        return {key: opts.label(pl.from_arrow(readers[model](131_072).read_all())) for key, model in tables.items()}
 
 
 def _write_parquet(reader: pa.RecordBatchReader, path: Path, lookback_years: int) -> Path:

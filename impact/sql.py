@@ -12,9 +12,16 @@ Each model is one file `queries/<name>.sql` whose first lines are a header::
 extract tables (views named as in `impact.data.contracts`) the body reads (or `none`).
 `materialise` (optional, default `table`) is `view` for a model that is cheap to recompute or
 read once, so that its rows are never stored and filters on it reach the extract scans; a view
-cannot bind parameters.
+cannot bind parameters. `inline` is for a model with parameters that is read by one model only:
+it is never stored (unless built by name) but placed as a named CTE in front of each model that
+reads it, so that a large intermediate (the pupil x census grid before cohort assignment) is not
+written twice. `compress: yes` (optional) marks a large table (the pupil x census grid): `build(...,
+compress=True)` stores it in the connection's own database rather than as a TEMP table, which a
+DuckDB database file holds compressed (TEMP tables are held, and spilled, uncompressed).
 Values only ever reach SQL as DuckDB `$name` bindings; the only text composed here is
-`CREATE TEMP TABLE|VIEW "<model>" AS <file body>`, with the model name quoted as an identifier.
+`CREATE TEMP TABLE|VIEW "<model>" AS <file body>` and, for inline dependencies,
+`WITH "<dep>" AS (<dep body>) SELECT * FROM (<file body>) AS "<model>"`, with model names quoted
+as identifiers.
 """
 from __future__ import annotations
 
@@ -31,7 +38,7 @@ from .data.contracts import CONTRACTS
 from .errors import DataError, ImpactError, ParameterError
 
 _HEADER_KEYS = ("name", "grain", "params", "depends")
-_MATERIALISE = ("table", "view")
+_MATERIALISE = ("table", "view", "inline")
 _PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 _COMMENT = re.compile(r"--[^\n]*")
 _STRING = re.compile(r"'(?:[^']|'')*'")
@@ -52,6 +59,7 @@ class Query:
     sql: str
     path: Path
     materialise: str = "table"
+    compress: bool = False
 
     @property
     def models(self) -> tuple[str, ...]:
@@ -111,14 +119,56 @@ def _parse(path: Path) -> Query:
         raise QueryDefinitionError(f"{path}: materialise must be one of {', '.join(_MATERIALISE)}; got {materialise!r}")
     if materialise == "view" and params:
         raise QueryDefinitionError(f"{path}: a view cannot bind parameters ({', '.join(params)}); materialise it as a table")
+    compress = header.get("compress", "no")
+    if compress not in ("yes", "no") or (compress == "yes" and materialise != "table"):
+        raise QueryDefinitionError(f"{path}: compress must be yes or no, and yes only for a table; got {compress!r}")
     body = text.rstrip().rstrip(";")
-    return Query(header["name"], header["grain"], params, tuple(_split(header["depends"])), body, path, materialise)
+    return Query(header["name"], header["grain"], params, tuple(_split(header["depends"])), body, path, materialise,
+                 compress == "yes")
 
 
 def _split(value: str, strip: str = "") -> list[str]:
     if value.lower() in ("", "none"):
         return []
     return [v.strip().lstrip(strip) for v in value.split(",") if v.strip()]
+
+
+def _inlined(query: Query) -> list[Query]:
+    """The inline models `query` reads, directly or through other inline models, dependencies first."""
+    found: list[Query] = []
+
+    def visit(q: Query) -> None:
+        for dep in q.models:
+            d = load_query(dep)
+            if d.materialise == "inline" and d not in found:
+                visit(d)
+                found.append(d)
+
+    visit(query)
+    return found
+
+
+def composed(name: str) -> tuple[str, tuple[str, ...]]:
+    """The SQL that runs model `name` on a connection (its inline dependencies as leading CTEs)
+    and the parameters it binds (its own and theirs)."""
+    query = load_query(name)
+    inline = _inlined(query)
+    params = tuple(dict.fromkeys(p for q in (*inline, query) for p in q.params))
+    if not inline:
+        return query.sql, params
+    ctes = ",\n".join(f'"{q.name}" AS (\n{q.sql}\n)' for q in inline)
+    return f'WITH {ctes}\nSELECT * FROM (\n{query.sql}\n) AS "{query.name}"', params
+
+
+def prerequisites(names: Iterable[str]) -> list[str]:
+    """The models that must exist on the connection before `names` run: their dependencies,
+    looking through inline ones (which run as CTEs), in no particular order."""
+    needed: dict[str, None] = {}
+    for name in names:
+        query = load_query(name)
+        for q in (query, *_inlined(query)):
+            needed.update((d, None) for d in q.models if load_query(d).materialise != "inline")
+    return list(needed)
 
 
 def dependency_order(names: Iterable[str]) -> list[Query]:
@@ -180,15 +230,17 @@ def _require_sources(con: Any, queries: Iterable[Query]) -> None:
 
 
 def query_reader(con: Any, name: str, params: Mapping[str, Any] | None = None, *, batch_rows: int = 131_072) -> Any:
-    """Execute model `name` with exactly its declared `params`; returns a pyarrow RecordBatchReader.
+    """Execute model `name` with exactly its declared `params` (and those of its inline
+    dependencies); returns a pyarrow RecordBatchReader.
 
-    The model's own dependencies must already exist on `con` (see `build`). Read the reader to
-    the end before running anything else on `con`.
+    The models in `prerequisites([name])` must already exist on `con` (see `build`). Read the
+    reader to the end before running anything else on `con`.
     """
     query = load_query(name)
-    bound = _check_params(f"run_query({name!r})", query.params, params)
-    _require_sources(con, [query])
-    return con.sql(query.sql, params=bound).to_arrow_reader(batch_rows)
+    text, declared = composed(name)
+    bound = _check_params(f"run_query({name!r})", declared, params)
+    _require_sources(con, [query, *_inlined(query)])
+    return con.sql(text, params=bound).to_arrow_reader(batch_rows)
 
 
 def run_query(con: Any, name: str, params: Mapping[str, Any] | None = None) -> pl.DataFrame:
@@ -196,20 +248,43 @@ def run_query(con: Any, name: str, params: Mapping[str, Any] | None = None) -> p
     return pl.from_arrow(query_reader(con, name, params).read_all())  # type: ignore[return-value]
 
 
-def build(con: Any, names: Iterable[str], params: Mapping[str, Any] | None = None) -> list[str]:
+def build(con: Any, names: Iterable[str], params: Mapping[str, Any] | None = None, *, compress: bool = False) -> list[str]:
     """Create `names` and their dependencies as TEMP tables (or views, per their header) in
-    dependency order; returns the order.
+    dependency order; returns the names created. Inline dependencies are not created (they run
+    as CTEs of the models that read them); an inline model named in `names` is stored as a table.
 
-    `params` must hold exactly the union of the parameters the built models declare.
+    `params` must hold exactly the union of the parameters the models involved declare. With
+    `compress=True` the tables marked `compress: yes` are stored in the connection's own database
+    instead: a DuckDB database file holds them compressed (the pupil x census grid about ten times
+    smaller), where TEMP tables are held, and spill, uncompressed.
     """
-    queries = dependency_order(names)
+    requested = list(dict.fromkeys(names))
+    queries = dependency_order(requested)
     given = _check_params("build", {p for q in queries for p in q.params}, params)
     _require_sources(con, queries)
+    created = []
     for q in queries:
+        if q.materialise == "inline" and q.name not in requested:
+            continue
         kind = "VIEW" if q.materialise == "view" else "TABLE"
-        other = "TABLE" if kind == "VIEW" else "VIEW"
-        if con.execute(f"SELECT 1 FROM duckdb_{other.lower()}s() WHERE temporary AND {other.lower()}_name = $name",
-                       {"name": q.name}).fetchall():
-            con.execute(f'DROP {other} "{q.name}"')
-        con.execute(f'CREATE OR REPLACE TEMP {kind} "{q.name}" AS {q.sql}', {p: given[p] for p in q.params})
-    return [q.name for q in queries]
+        in_temp = not (compress and q.compress)
+        _drop_other_objects(con, q.name, kind, in_temp)
+        text, bound = composed(q.name)
+        con.execute(f'CREATE OR REPLACE {"TEMP " if in_temp else ""}{kind} "{q.name}" AS {text}', {p: given[p] for p in bound})
+        created.append(q.name)
+    return created
+
+
+def _drop_other_objects(con: Any, name: str, kind: str, in_temp: bool) -> None:
+    """Drop the temporary or main-database tables and views called `name` other than the one about
+    to be replaced, so that no stale object of another kind or place shadows the new one."""
+    existing = con.execute(
+        "SELECT 'TABLE', database_name, temporary FROM duckdb_tables() WHERE table_name = $name "
+        "AND (temporary OR database_name = current_database()) AND schema_name = 'main' "
+        "UNION ALL SELECT 'VIEW', database_name, temporary FROM duckdb_views() WHERE view_name = $name "
+        "AND NOT internal AND (temporary OR database_name = current_database()) AND schema_name = 'main'",
+        {"name": name},
+    ).fetchall()
+    for other, database, temp in existing:
+        if (other, temp) != (kind, in_temp):
+            con.execute(f'DROP {other} "{database}"."main"."{name}"')

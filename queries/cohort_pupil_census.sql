@@ -2,6 +2,7 @@
 -- grain: pupil x census year (spring census, main registration)
 -- params: $comparison, $exclude_cla, $current_only, $highest_level
 -- depends: flag_pupil_census
+-- compress: yes
 -- Treated: ever_cwsw, narrowed by the variants (checked in this order, the first failing one is
 -- the reason): $exclude_cla drops ever_cla ('cla_excluded'); $current_only keeps current_cwsw
 -- ('not_current_cwsw'); $highest_level keeps one level ('other_highest_level').

@@ -1,12 +1,13 @@
 -- name: cov_baseline
 -- grain: pupil (spring census of the baseline year, main registration)
 -- params: $baseline_year
--- depends: stg_census, stg_ks2, out_attendance, cov_la_bands
+-- depends: stg_census, stg_ks2, stg_absence, cov_la_bands
 -- Pre-treatment characteristics at the baseline census. EAL: first language other than English
 -- (OTH/OTB = 1, ENG/ENB = 0, else null). IDACI decile among the baseline pupils, 1 = most
 -- deprived tenth (ceil(10 x cume_dist) over descending score; ties share a decile). Prior-year
--- absence: overall absence rate in the academic year before the baseline (out_attendance, filtered
--- to that one year so that only its absence records are read and summed).
+-- absence: overall absence rate in the academic year before the baseline (null where nothing was
+-- possible, or where over 420 sessions were possible, as in the panel); stg_absence is filtered to
+-- that one year so that only its absence records are summed.
 WITH base AS (
     SELECT
         s.*,
@@ -17,9 +18,9 @@ WITH base AS (
     WHERE s.academic_year = $baseline_year
 ),
 prior_absence AS (
-    SELECT pupil_id, overall_absence_rate
-    FROM out_attendance
-    WHERE academic_year = $baseline_year - 1
+    SELECT pupil_id, overall_absence / NULLIF(CAST(sessions_possible AS DOUBLE), 0) AS overall_absence_rate
+    FROM stg_absence
+    WHERE academic_year = $baseline_year - 1 AND sessions_possible <= 420
 )
 SELECT
     b.pupil_id,

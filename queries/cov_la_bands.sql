@@ -1,7 +1,7 @@
 -- name: cov_la_bands
 -- grain: local authority (of the school) at the baseline census
 -- params: $baseline_year
--- depends: flag_pupil_census
+-- depends: cohort_pupil_census
 -- Number of Ever-L CWSW pupils on the baseline spring census by the LA of their school, and the
 -- rate per 10,000 pupils on roll in that LA's schools at the same census (the extracts carry no
 -- child population, so pupils on roll stand in for "children"; see cohort-sql.md).
@@ -12,7 +12,7 @@ WITH counts AS (
         la,
         CAST(SUM(ever_cwsw) AS BIGINT) AS la_cwsw_count,
         CAST(COUNT(*) AS BIGINT) AS la_pupils
-    FROM flag_pupil_census
+    FROM cohort_pupil_census
     WHERE census_year = $baseline_year
     GROUP BY la
 )

@@ -2,10 +2,13 @@
 -- grain: pupil x census year (spring census, main registration)
 -- params: $census_years, $definition
 -- depends: stg_census, stg_census_dates, flag_social_care, flag_fsm
+-- materialise: inline
 -- Flags per definitions.md. The window length L is the $lookback_years of flag_social_care; the
 -- columns are named ever_* here and labelled ever{L}_* by the Python entry points.
 -- $definition 'episode' counts CIN episodes, 'plan' counts CIN plans instead; both variants of
--- ever_cwsw are kept so that runs can report how much they differ.
+-- ever_cwsw are kept so that runs can report how much they differ. fsm_eligible and sen_provision
+-- are the census's current-year values (FSMeligible, SEN provision N/K/E).
+-- Inline: the grid is stored once, as cohort_pupil_census, which reads this model as a CTE.
 WITH flags AS (
     -- the two sparse flag tables stacked and folded to one row per pupil x year, so that the
     -- census grid is probed once
@@ -40,6 +43,8 @@ grid AS (
         s.school_id,
         s.year_group AS nc_year,
         s.everfsm_6 AS ever6_fsm_recorded,
+        s.fsm_eligible,
+        s.sen_provision,
         COALESCE(f.ever6_fsm_derived, 0) AS ever6_fsm_derived,
         COALESCE(f.ever_cin_episode, 0) AS ever_cin_episode,
         COALESCE(f.ever_cin_plan, 0) AS ever_cin_plan,
@@ -87,5 +92,7 @@ SELECT
     $definition AS cwsw_definition,
     COALESCE(ever6_fsm_recorded, ever6_fsm_derived) AS ever6_fsm,
     ever6_fsm_recorded,
-    ever6_fsm_derived
+    ever6_fsm_derived,
+    fsm_eligible,
+    sen_provision
 FROM chosen

@@ -22,7 +22,7 @@ def test_la_bands_at_their_boundaries():
     con.executemany("INSERT INTO spec VALUES (?, ?, ?)",
                     [(201, 4000, 100000), (202, 4001, 100025), (203, 9000, 112500), (204, 9001, 112500), (205, 401, 10000)])
     con.execute(
-        "CREATE TEMP TABLE flag_pupil_census AS "
+        "CREATE TEMP TABLE cohort_pupil_census AS "
         "SELECT s.la, 2023 AS census_year, CASE WHEN r.range < s.cwsw THEN 1 ELSE 0 END AS ever_cwsw "
         "FROM spec AS s, range(0, 112500) AS r WHERE r.range < s.pupils"
     )

@@ -67,6 +67,24 @@ def test_panel_carries_the_nc_year_of_each_census(panel):
     assert [panel[("A", y)]["nc_year"] for y in (2019, 2020, 2021)] == ["9", "10", "11"]
 
 
+def test_panel_carries_current_fsm_and_sen_of_the_main_spring_registration():
+    con = connect(
+        spring_census=[
+            census("E", 2019, EVERFSM_6=1, FSMeligible=1, SENprovision="K"),
+            # 2020: the main (C) registration says not FSM, legacy SEN code S (-> E); the subsidiary
+            # registration's FSM 1 / SEN N must not be taken
+            census("E", 2020, EVERFSM_6=1, FSMeligible=0, SENprovision="S"),
+            census("E", 2020, EVERFSM_6=1, FSMeligible=1, SENprovision="N", EnrolStatus="S", LAESTAB=2012009),
+        ],
+        # FSM at the autumn census makes no difference to the spring census's current-year value
+        autumn_census=[census("E", 2020, FSMeligible=1)],
+    )
+    frame = attendance_panel(con, years=[2019, 2020])
+    con.close()
+    got = {r["academic_year"]: (r["school_id"], r["fsm_eligible"], r["sen_provision"]) for r in frame.iter_rows(named=True)}
+    assert got == {2019: (2012001, 1, "K"), 2020: (2012001, 0, "E")}
+
+
 def test_covid_years_flagged(panel):
     b = panel[("B", 2020)]
     assert (b["sessions_possible"], b["overall_absence"], b["severe_absence"], b["partial_year"], b["code_x_year"]) == (140, 70, 1, 1, 0)

@@ -7,7 +7,7 @@ import pytest
 
 from impact import cohorts, sql
 
-from .extracts import cin, cla, connect
+from .extracts import census, cin, cla, connect, table
 
 
 def test_cla_episode_takes_the_latest_return_even_where_it_is_null():
@@ -45,7 +45,8 @@ def test_cin_interval_keeps_latest_values_and_counts_returns():
 def test_views_and_tables_follow_the_header_and_can_swap():
     con = connect()
     assert sql.load_query("stg_census").materialise == "view"
-    assert sql.load_query("flag_pupil_census").materialise == "table"
+    assert sql.load_query("cohort_pupil_census").materialise == "table"
+    assert sql.load_query("flag_pupil_census").materialise == "inline"
     con.execute('CREATE TEMP TABLE "stg_census_dates" AS SELECT 1 AS stale')  # a table where a table goes
     con.execute('CREATE TEMP TABLE "stg_cin" AS SELECT 1 AS stale')
     con.execute('CREATE TEMP VIEW "stg_census" AS SELECT 1 AS stale')
@@ -61,12 +62,16 @@ def test_a_view_cannot_bind_parameters(tmp_path, monkeypatch):
         "-- name: stg_bad\n-- grain: x\n-- params: $a\n-- depends: none\n-- materialise: view\nSELECT $a\n")
     (tmp_path / "stg_odd.sql").write_text(
         "-- name: stg_odd\n-- grain: x\n-- params: none\n-- depends: none\n-- materialise: index\nSELECT 1\n")
+    (tmp_path / "stg_squeezed.sql").write_text(
+        "-- name: stg_squeezed\n-- grain: x\n-- params: none\n-- depends: none\n-- materialise: view\n-- compress: yes\nSELECT 1\n")
     monkeypatch.setattr(sql, "query_dirs", lambda: (tmp_path,))
     sql.load_query.cache_clear()
     try:
+        with pytest.raises(sql.QueryDefinitionError, match="compress must be yes or no, and yes only for a table; got 'yes'"):
+            sql.load_query("stg_squeezed")
         with pytest.raises(sql.QueryDefinitionError, match=r"a view cannot bind parameters \(a\)"):
             sql.load_query("stg_bad")
-        with pytest.raises(sql.QueryDefinitionError, match="materialise must be one of table, view; got 'index'"):
+        with pytest.raises(sql.QueryDefinitionError, match="materialise must be one of table, view, inline; got 'index'"):
             sql.load_query("stg_odd")
     finally:
         sql.load_query.cache_clear()
@@ -82,3 +87,20 @@ def test_connection_settings_spill_to_the_given_folder(tmp_path):
     assert settings["memory_limit"] == "953.6 MiB"  # 1 GB = 10^9 bytes, shown in binary units
     con.close()
 
+
+
+def test_connect_stores_models_compressed_in_its_own_file_and_replaces_stale_ones(tmp_path):
+    con = cohorts.connect(tmp_path / "spill")
+    con.register("spring_census", table("spring_census", [census("A", 2023, EVERFSM_6=1), census("B", 2023)]))
+    cohorts.register_missing_tables(con)
+    con.execute('CREATE TEMP TABLE "cohort_pupil_census" AS SELECT 1 AS stale')  # would shadow a stored table
+    frame = cohorts.attendance_panel(con, years=[2023])
+    assert frame["pupil_id"].to_list() == ["A"]  # B: not FSM, not CWSW -> excluded
+    stored = con.sql("SELECT database_name, temporary FROM duckdb_tables() WHERE table_name = 'cohort_pupil_census'").fetchall()
+    assert stored == [("impact-models", False)]
+    assert (tmp_path / "spill" / cohorts.MODELS_FILE).is_file()
+    con.close()
+    # any other connection gets TEMP tables: nothing is written to the caller's database
+    other = connect(spring_census=[census("A", 2023, EVERFSM_6=1)])
+    cohorts.attendance_panel(other, years=[2023])
+    assert other.sql("SELECT temporary FROM duckdb_tables() WHERE table_name = 'cohort_pupil_census'").fetchall() == [(True,)]

@@ -7,6 +7,7 @@ import polars as pl
 import pytest
 
 from impact import cohorts
+from impact.errors import ParameterError
 
 from .world import world
 
@@ -19,6 +20,22 @@ def test_write_cohorts_writes_every_table_atomically(tmp_path):
     written = pl.read_parquet(paths["cohort"]).sort(["census_year", "pupil_id"])
     assert written.equals(cohorts.build_cohort(con, years=[2023, 2024]).sort(["census_year", "pupil_id"]))
     assert "ever6_cwsw" in written.columns
+
+
+@pytest.mark.parametrize("panel, single", [("attendance", cohorts.attendance_panel), ("ks4", cohorts.ks4_cohort)])
+def test_analysis_tables_from_one_build_equal_the_single_entry_points(panel, single):
+    con = world()
+    options = dict(years=[2023, 2024], exclude_cla=True, keep_excluded=True)
+    got = cohorts.build_analysis_tables(con, panel=panel, **options)
+    expected = {"panel": single(con, **options), "covariates": cohorts.covariates(con, **options),
+                "attrition": cohorts.attrition(con, **options)}
+    assert set(got) == set(expected)
+    for key, frame in expected.items():
+        assert got[key].columns == frame.columns, key
+        assert got[key].sort(frame.columns, nulls_last=True).equals(frame.sort(frame.columns, nulls_last=True)), key
+    assert "ever6_cwsw" in got["panel"].columns
+    with pytest.raises(ParameterError, match="'panel' parameter of build_analysis_tables"):
+        cohorts.build_analysis_tables(con, panel="post16", years=[2023])
 
 
 def test_write_cohorts_leaves_nothing_on_failure(tmp_path, monkeypatch):
