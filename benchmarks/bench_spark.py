@@ -1,0 +1,124 @@
+"""Benchmark: the cohort build on Spark local mode against DuckDB, on the same extract and machine.
+
+    python benchmarks/bench_spark.py --data /work/data/m1 [--years 2016 2023]
+    python benchmarks/bench_spark.py --pupils 1000000            # generates an extract first
+
+Both engines build every model once and collect the attendance panel, the KS4 cohort and the
+baseline covariates to polars (what an analysis needs on the driver). Each engine runs in its own
+process so that peak memory is its own: DuckDB's is the process's peak RSS (it works in-process);
+Spark's is the driver JVM's peak RSS (VmHWM) plus the Python process's. Spark runs `local[2]`
+with a 6 GB driver (impact.spark.LOCAL_CONF); DuckDB with impact.cohorts.DUCKDB_SETTINGS.
+Prints one markdown table with the ratio, and the machine's load average (other work on the
+machine slows both engines).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+TABLES = ["attendance_panel", "ks4_cohort", "covariates"]
+
+
+def _run_duckdb(data: Path, years: range) -> dict:
+    from impact import cohorts
+    from impact.data.sources import register_extracts
+    from impact.sql import build, prerequisites, run_query
+
+    opts = cohorts.CohortOptions.checked("bench", years=years)
+    models = [cohorts.TABLES[t] for t in TABLES]
+    with tempfile.TemporaryDirectory() as tmp:
+        con = cohorts.connect(Path(tmp) / "spill")
+        t0 = time.perf_counter()
+        register_extracts(con, data)
+        cohorts.register_missing_tables(con)
+        deps = prerequisites(models)
+        build(con, deps, opts.sql_params(deps))
+        rows = {m: run_query(con, m, opts.sql_params([m], own=True)).height for m in models}
+        seconds = time.perf_counter() - t0
+        con.close()
+    return {"seconds": seconds, "rows": rows, "peak_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2}
+
+
+def _jvm_peak_gb() -> float:
+    """Peak resident memory of this process's Java children (the Spark driver), from /proc."""
+    peak = 0
+    for pid in os.listdir("/proc"):
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        if b"java" in cmdline and int(fields.get("PPid", "0").strip()) == os.getpid():
+            peak = max(peak, int(fields["VmHWM"].split()[0]))
+    return peak / 1024**2
+
+
+def _run_spark(data: Path, years: range) -> dict:
+    import impact.spark as sp
+
+    with tempfile.TemporaryDirectory() as tmp:
+        spark = sp.local_session({"spark.local.dir": tmp})
+        try:
+            t0 = time.perf_counter()
+            frames = sp.cohort_tables(data, tables=TABLES, spark=spark, years=years)
+            seconds = time.perf_counter() - t0
+            jvm = _jvm_peak_gb()
+        finally:
+            spark.stop()
+    from impact.cohorts import TABLES as MODELS
+
+    python = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+    return {"seconds": seconds, "rows": {MODELS[t]: f.height for t, f in frames.items()}, "peak_gb": jvm + python,
+            "jvm_gb": jvm}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, help="extract directory (else one is generated)")
+    parser.add_argument("--pupils", type=int, default=1_000_000, help="pupils per year when generating")
+    parser.add_argument("--years", type=int, nargs=2, default=(2016, 2023), metavar=("FIRST", "LAST"))
+    parser.add_argument("--engine", choices=("duckdb", "spark"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    first, last = args.years
+    years = range(first, last + 1)
+    if args.engine:  # one engine, in a child process: print its figures as JSON
+        run = _run_duckdb if args.engine == "duckdb" else _run_spark
+        print(json.dumps(run(args.data, years)))
+        return 0
+    with tempfile.TemporaryDirectory() as tmp:
+        data = args.data
+        if data is None:
+            from impact.data.synthetic import generate
+
+            data = generate(Path(tmp) / "npd", pupils=args.pupils, seed=1, years=(first, last)).path
+        load_before = os.getloadavg()
+        figures = {}
+        for engine in ("duckdb", "spark"):
+            out = subprocess.run([sys.executable, __file__, "--engine", engine, "--data", str(data), "--years",
+                                  str(first), str(last)], check=True, capture_output=True, text=True).stdout
+            figures[engine] = json.loads(out.strip().splitlines()[-1])
+        load_after = os.getloadavg()
+    duck, spark = figures["duckdb"], figures["spark"]
+    assert duck["rows"] == spark["rows"], f"row counts differ: {duck['rows']} vs {spark['rows']}"
+    rows = duck["rows"]
+    print(f"extract: {data}, years {first}-{last}; rows: " + ", ".join(f"{m} {n:,}" for m, n in rows.items()))
+    print("| engine | build + collect s | peak memory GB | time vs DuckDB |")
+    print("|---|---|---|---|")
+    print(f"| DuckDB (2 threads, 4.5 GB limit) | {duck['seconds']:.1f} | {duck['peak_gb']:.2f} | 1.0 |")
+    print(f"| Spark local[2], 6 GB driver | {spark['seconds']:.1f} | {spark['peak_gb']:.2f} "
+          f"(JVM {spark['jvm_gb']:.2f}) | {spark['seconds'] / duck['seconds']:.1f} |")
+    print(f"load average (1, 5, 15 min) before {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f}, "
+          f"after {load_after[0]:.2f} {load_after[1]:.2f} {load_after[2]:.2f}; cores {os.cpu_count()}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
