@@ -15,12 +15,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import polars as pl
 
 from . import __version__
-from .cohorts import (attendance_panel, attrition, connect, covariates, ks4_cohort, post16_panel,
-                      register_missing_tables)
+from .cohorts import build_analysis_tables, connect, post16_panel, register_missing_tables
 from .cache import CachedPanel, panel_key
 from .cache import load as load_cached
 from .cache import store as store_cached
@@ -35,11 +33,11 @@ from .spec import Spec, load_spec
 
 Progress = Callable[[str], None]
 
-#: Panel name -> (cohort function, its time column, the unit column).
-PANELS: dict[str, tuple[Callable[..., pl.DataFrame], str, str]] = {
-    "attendance": (attendance_panel, "academic_year", "pupil_id"),
-    "ks4": (ks4_cohort, "ks4_year", "pupil_id"),
-    "post16": (post16_panel, "collection_year", "child_key"),
+#: Panel name -> (its cohort table, its time column, the unit column).
+PANELS: dict[str, tuple[str, str, str]] = {
+    "attendance": ("attendance_panel", "academic_year", "pupil_id"),
+    "ks4": ("ks4_cohort", "ks4_year", "pupil_id"),
+    "post16": ("post16_panel", "collection_year", "child_key"),
 }
 
 #: Panel outcome column -> key of the generator's realised ATT in ground_truth.json.
@@ -157,13 +155,20 @@ def _cohort_stage(spec: Spec, data: str | Path | None, work: Path, cache: str | 
                   say: Progress) -> tuple[CachedPanel, str | None, bool]:
     """The panel, from the cache when an entry matches, else data -> validation -> cohort SQL (then cached)."""
     log = get_logger()
-    synthetic = data is None and spec.data.extracts is None
+    synthetic = data is None and spec.data.synthetic is not None
     key = panel_key(spec, None) if cache is not None and synthetic else None
     panel = load_cached(cache, key) if key is not None else None
     if panel is None:
         with timer.stage("data"):
-            data_dir, truth = _resolve_data(spec, data, work, say)
-            inputs = fingerprint_inputs(p for p in data_dir.rglob("*.parquet"))
+            if data is None and spec.data.tables is not None:
+                # catalog tables (engine spark): no files to fingerprint, so nothing is cached either
+                data_dir, truth, inputs = None, None, [{"tables": spec.data.tables}]
+                if cache is not None:
+                    log.info("cohort cache not used: catalog tables cannot be fingerprinted")
+                    cache = None
+            else:
+                data_dir, truth = _resolve_data(spec, data, work, say)
+                inputs = fingerprint_inputs(p for p in data_dir.rglob("*.parquet"))
         if cache is not None and key is None:
             key = panel_key(spec, inputs)
             panel = load_cached(cache, key)
@@ -171,28 +176,43 @@ def _cohort_stage(spec: Spec, data: str | Path | None, work: Path, cache: str | 
         say("using the cached cohort panel")
         log.info("cohort panel from the cache (key %s): %d rows", key, panel.frame.height)
         return panel, key, True
-    with timer.stage("validate"):
-        say("checking extracts against the table contracts")
-        report = check_extracts(data_dir, mapping=spec.data.mapping)
-        log.info("validation: %d error(s), %d warning(s)", len(report.errors), len(report.warnings))
-        if not report.ok:
-            first = "; ".join(p.message for p in report.errors[:3])
-            raise DataError(f"{data_dir}: extracts fail their contracts ({len(report.errors)} error(s)): {first}")
-    con = connect(work / "duckdb-spill")  # bounded memory; spills inside the run's temp folder
-    try:
-        register_extracts(con, data_dir, mapping=spec.data.mapping)
-        with timer.stage("cohort"):
-            say(f"building the {spec.panel} panel")
-            frame, attr = _panel(spec, con)
-            log.info("panel %s: %d rows", spec.panel, frame.height)
-    finally:
-        con.close()
-    frame = _with_individual_effects(spec.panel, frame, data_dir)
+    if data_dir is not None:
+        with timer.stage("validate"):
+            say("checking extracts against the table contracts")
+            report = check_extracts(data_dir, mapping=spec.data.mapping)
+            log.info("validation: %d error(s), %d warning(s)", len(report.errors), len(report.warnings))
+            if not report.ok:
+                first = "; ".join(p.message for p in report.errors[:3])
+                raise DataError(f"{data_dir}: extracts fail their contracts ({len(report.errors)} error(s)): {first}")
+    with timer.stage("cohort"):
+        say(f"building the {spec.panel} panel ({spec.engine})")
+        frame, attr = _build_panel(spec, data_dir, work)
+        log.info("panel %s (%s): %d rows", spec.panel, spec.engine, frame.height)
+    if data_dir is not None:
+        frame = _with_individual_effects(spec.panel, frame, data_dir)
     panel = CachedPanel(frame, attr, truth, inputs)
     if cache is not None:
         store_cached(cache, key, panel)
         log.info("cohort panel cached (key %s)", key)
     return panel, key, False
+
+
+def _build_panel(spec: Spec, data_dir: Path | None, work: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Register the extracts (a folder, or catalog tables on Spark) with the spec's engine and build the panel."""
+    source = data_dir if data_dir is not None else spec.data.tables
+    if spec.engine == "spark":
+        from . import spark as engine
+
+        with engine.open_session(None, "impact run") as session:
+            engine.register_extracts(session, source, mapping=spec.data.mapping)
+            engine.register_missing_tables(session)
+            return _panel(spec, session, "spark")
+    con = connect(work / "duckdb-spill")  # bounded memory; spills inside the run's temp folder
+    try:
+        register_extracts(con, source, mapping=spec.data.mapping)
+        return _panel(spec, con)
+    finally:
+        con.close()
 
 
 #: Panel -> the generator's file of individual effects (in <extract>/ground_truth/) and its keys,
@@ -247,12 +267,19 @@ def _resolve_data(spec: Spec, data: str | Path | None, work: Path, say: Progress
     return Path(generated.path), generated.ground_truth
 
 
-def _panel(spec: Spec, con: duckdb.DuckDBPyConnection) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The analysis frame (treated and comparison rows, `year` column, baseline covariates) and attrition."""
+def _panel(spec: Spec, con: Any, engine: str = "duckdb") -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The analysis frame (treated and comparison rows, `year` column, baseline covariates) and attrition.
+
+    `con` is a DuckDB connection, or a SparkSession with the extracts registered (`engine="spark"`);
+    either way the panel, covariates and attrition come from one build of the shared models.
+    """
     c = spec.cohort
     years = range(c.years[0], c.years[1] + 1)
+    spark = engine == "spark"
+    if spark:
+        from . import spark as spark_engine
     if spec.panel == "post16":
-        frame = post16_panel(con, years=years)
+        frame = (spark_engine.post16_panel if spark else post16_panel)(con, years=years)
         frame = frame.with_columns(
             year=pl.col("collection_year"),
             child_key=pl.concat_str([pl.col("la").cast(pl.Utf8), pl.col("child_id")], separator=":"),
@@ -267,18 +294,24 @@ def _panel(spec: Spec, con: duckdb.DuckDBPyConnection) -> tuple[pl.DataFrame, pl
         current_only=c.treated == "current_cwsw", highest_level=c.highest_level, comparison=c.comparison,
         include_nfa=c.include_nfa, include_not_in_need=c.include_not_in_need, definition=c.definition,
     )
-    function, time_col, _ = PANELS[spec.panel]
-    frame = function(con, **options).rename({time_col: "year"})
-    frame = frame.filter(pl.col("cohort").is_in(["treated", "comparison"]))
+    table, time_col, _ = PANELS[spec.panel]
+    if spark:
+        built = spark_engine.cohort_tables(con, tables=[table, "covariates", "attrition"], **options)
+        frame, cov, attr = built[table], built["covariates"], built["attrition"]
+    else:
+        built = build_analysis_tables(con, panel=spec.panel, **options)
+        frame, cov, attr = built["panel"], built["covariates"], built["attrition"]
+    frame = frame.rename({time_col: "year"}).filter(pl.col("cohort").is_in(["treated", "comparison"]))
     if c.year_groups is not None:
         if "nc_year" not in frame.columns:
             raise SpecError(f"cohort.year_groups: the {spec.panel} panel has no NC year to filter on; remove year_groups")
         frame = frame.filter(pl.col("nc_year").is_in(c.year_groups))
-    cov = covariates(con, **options).drop(["la", "school_id", "baseline_year"], strict=False)
+    cov = cov.drop(["la", "school_id", "baseline_year"], strict=False)
     # SQL and joins return rows in no fixed order; sorting makes every later sum, and so the
     # results, identical from run to run.
-    frame = frame.join(cov, on="pupil_id", how="left").sort("pupil_id", "year")
-    return frame, attrition(con, **options)
+    # a baseline covariate the panel also has for each year (sen_provision) keeps a _baseline suffix
+    frame = frame.join(cov, on="pupil_id", how="left", suffix="_baseline").sort("pupil_id", "year")
+    return frame, attr
 
 
 def check_spec_columns(spec: Spec) -> None:

@@ -43,20 +43,23 @@ class SyntheticData(_Model):
 
 
 class DataSpec(_Model):
-    """Where the data comes from: exactly one of `synthetic` or `extracts`."""
+    """Where the data comes from: exactly one of `synthetic`, `extracts` or (engine spark) catalog `tables`."""
 
     synthetic: SyntheticData | None = None
     extracts: str | None = Field(None, description="directory of NPD-style parquet extracts")
+    tables: dict[str, str | list[str]] | None = Field(
+        None, description="engine spark: {contract table: catalog table or [tables]}, e.g. on Databricks"
+    )
     mapping: dict[str, dict[str, str]] | None = Field(
         None, description="{table: {extract_column: contract_column}} for extracts whose names differ"
     )
 
     @model_validator(mode="after")
     def _one_source(self):
-        if (self.synthetic is None) == (self.extracts is None):
-            raise ValueError("give exactly one of 'synthetic' or 'extracts'")
-        if self.mapping is not None and self.extracts is None:
-            raise ValueError("'mapping' applies only to 'extracts'")
+        if sum(x is not None for x in (self.synthetic, self.extracts, self.tables)) != 1:
+            raise ValueError("give exactly one of 'synthetic', 'extracts' or 'tables'")
+        if self.mapping is not None and self.synthetic is not None:
+            raise ValueError("'mapping' applies only to 'extracts' or 'tables'")
         return self
 
 
@@ -260,6 +263,15 @@ class Spec(_Model):
     disclosure: DisclosureSpec = Field(default_factory=DisclosureSpec)
     outputs: OutputsSpec = Field(default_factory=OutputsSpec)
     seed: int = Field(1, ge=0, description="one seed drives every random step of the run")
+    engine: Literal["duckdb", "spark"] = Field(
+        "duckdb", description="where the cohort SQL runs: embedded DuckDB, or Spark (needs impact[spark])"
+    )
+
+    @model_validator(mode="after")
+    def _tables_need_spark(self):
+        if self.data.tables is not None and self.engine != "spark":
+            raise ValueError("data.tables (catalog tables) needs engine: spark")
+        return self
 
 
 # --- loading ---------------------------------------------------------------------------

@@ -73,7 +73,12 @@ def test_unknown_keys_are_errors_listing_allowed_keys():
 
 def test_missing_required_fields_and_cross_field_rules():
     assert "panel: required field is missing" in _err(lambda r: r.pop("panel"))
-    assert "exactly one of 'synthetic' or 'extracts'" in _err(lambda r: r["data"].__setitem__("extracts", "x"))
+    assert "exactly one of 'synthetic', 'extracts' or 'tables'" in _err(lambda r: r["data"].__setitem__("extracts", "x"))
+
+    def catalog(r):
+        r["data"] = {"tables": {"spring_census": "npd.census"}}
+
+    assert "data.tables (catalog tables) needs engine: spark" in _err(catalog)
     assert "first <= last" in _err(lambda r: r["cohort"].__setitem__("years", [2024, 2016]))
     assert "one of 'did', 'event_study' or 'att_gt'" in _err(lambda r: r["estimators"].append({}))
     msg = _err(lambda r: r["estimators"][1]["event_study"].__setitem__("reference", -1))
