@@ -439,6 +439,7 @@ def _estimate_subset(spec, frame, weighted, truth, say, notes, subgroup, level):
             if subgroup is not None:
                 label |= {"subgroup": subgroup, "subgroup_level": level}
             tau = TAU + outcome if TAU + outcome in data.columns else None
+            no_effect = tau is not None and not (data[tau] != 0).any()  # e.g. a placebo: every truth is 0
             if est.kind == "did":
                 data = data.filter(~pl.col("year").is_in(body.exclude_years))
                 data = data.with_columns(post=(pl.col("year") >= body.post_from).cast(pl.Int8))
@@ -451,7 +452,9 @@ def _estimate_subset(spec, frame, weighted, truth, say, notes, subgroup, level):
                     )
 
                 res = fit_did(outcome, body.inference)
-                if tau is not None:  # the same estimator on the individual effects: its estimand's true value
+                if no_effect:
+                    value = 0.0
+                elif tau is not None:  # the same estimator on the individual effects: its estimand's true value
                     value = fit_did(tau, "cluster" if body.cluster else "robust").estimate
                 else:
                     value = _truth(truth, spec.panel, outcome, data.filter(pl.col("post") == 1)["year"].unique().to_list())
@@ -466,7 +469,9 @@ def _estimate_subset(spec, frame, weighted, truth, say, notes, subgroup, level):
 
                 res = fit_es(outcome)
                 table = res.tidy()
-                if tau is not None:
+                if no_effect:
+                    table = table.with_columns(truth=pl.lit(0.0))
+                elif tau is not None:
                     table = _truth_by_term(table, fit_es(tau).tidy())
                 elif truth and "period" in table.columns:
                     table = table.with_columns(truth=pl.col("period").map_elements(
@@ -482,12 +487,14 @@ def _estimate_subset(spec, frame, weighted, truth, say, notes, subgroup, level):
                     )
 
                 res = fit_gt(outcome, body.bootstrap_reps)
-                res_tau = fit_gt(tau, 0) if tau is not None else None
+                res_tau = fit_gt(tau, 0) if tau is not None and not no_effect else None
                 treated_years = data.filter((pl.col("group") > 0) & (pl.col("year") >= pl.col("group")))["year"]
                 overall_truth = _truth(truth, spec.panel, outcome, treated_years.unique().to_list())
                 for kind in body.aggregate:
                     table = res.aggregate(kind).tidy()
-                    if res_tau is not None:
+                    if no_effect:
+                        table = table.with_columns(truth=pl.lit(0.0))
+                    elif res_tau is not None:
                         table = _truth_by_term(table, res_tau.aggregate(kind).tidy())
                     elif overall_truth is not None:
                         # known: the overall average and every pre-treatment event time (no effect before it)

@@ -212,10 +212,14 @@ def _calendar(value: float) -> int | float:
 
 
 def _joint_wald(b: np.ndarray, v: np.ndarray, df: float) -> dict[str, float]:
-    """F = b'V^-1 b / q against F(q, df); NaN when there are no pre-period terms."""
+    """F = b'V^-1 b / q against F(q, df); NaN when there are no pre-period terms or V is singular
+    (e.g. an outcome without residual variation)."""
     q = b.size
-    if q == 0:
+    try:
+        f = float(b @ np.linalg.solve(v, b)) / q if q else None
+    except np.linalg.LinAlgError:
+        f = None
+    if f is None:
         nan = float("nan")
-        return {"statistic": nan, "df1": 0.0, "df2": df, "p_value": nan}
-    f = float(b @ np.linalg.solve(v, b)) / q
+        return {"statistic": nan, "df1": float(q), "df2": float(df), "p_value": nan}
     return {"statistic": f, "df1": float(q), "df2": float(df), "p_value": float(stats.f.sf(f, q, df))}

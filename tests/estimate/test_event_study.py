@@ -84,3 +84,10 @@ def test_errors(panel):
         event_study(flipped, "y", "treated", "time", treat_start=4, unit="unit")
     with pytest.raises(ValueError, match="PNG only"):
         event_study(panel, "y", "treated", "time", treat_start=4, unit="unit").plot("x.pdf")
+
+
+def test_outcome_without_residual_variation_gives_a_nan_pretrend_test_not_an_error(panel):
+    res = event_study(panel.with_columns(zero=pl.lit(0.0)), "zero", "treated", "time", treat_start=4, unit="unit",
+                      cluster="cluster")
+    assert all(t.estimate == 0 for t in res.terms)
+    assert res.pretrend["statistic"] != res.pretrend["statistic"]  # NaN
