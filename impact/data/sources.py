@@ -267,6 +267,17 @@ def _type_conflicts(contract: TableContract, files: Sequence[Path], plans: Seque
     return parts
 
 
+def require_stackable(contract: TableContract, sources: Sequence[Path], plans: Sequence[_FilePlan], *,
+                      what: str) -> None:
+    """Raise DataError if the sources of one table give a column different types (they cannot be stacked)."""
+    conflicts = _type_conflicts(contract, sources, plans)
+    if conflicts:
+        raise DataError(
+            f"the {what} of {contract.name} cannot be stacked: {'; '.join(conflicts)}; "
+            "write the column with one type in all of them"
+        )
+
+
 def register_table(con: duckdb.DuckDBPyConnection, contract: TableContract, files: Sequence[Path],
                    mapping: Mapping[str, str] | None = None) -> TableSource:
     """Create the view `contract.name` over `files` (stacked by name) and describe what was found."""
@@ -280,12 +291,7 @@ def register_table(con: duckdb.DuckDBPyConnection, contract: TableContract, file
         rows += n
     if not relations:
         raise DataError(f"no files for table {contract.name} (expected {' or '.join(contract.files)})")
-    conflicts = _type_conflicts(contract, files, plans)
-    if conflicts:
-        raise DataError(
-            f"the files of {contract.name} cannot be stacked: {'; '.join(conflicts)}; "
-            "write the column with one type in every file"
-        )
+    require_stackable(contract, files, plans, what="files")
     view = relations[0]
     for rel in relations[1:]:
         view = view.union_by_name(rel)

@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 
 from ..data.contracts import CONTRACTS, TableContract
 from ..data.duck_types import NULL_TYPES
-from ..data.sources import (TableSource, _FilePlan, _plan_file, _type_conflicts, check_mapping, check_tables,
+from ..data.sources import (TableSource, _FilePlan, _plan_file, require_stackable, check_mapping, check_tables,
                             discover)
 from ..errors import DataError, ParameterError
 
@@ -114,12 +114,7 @@ def register_table(spark: Any, contract: TableContract, sources: Sequence[Path |
         rows += df.count() if n is None else n
     if not frames:
         raise DataError(f"no files or tables for {contract.name} (expected {' or '.join(contract.files)})")
-    conflicts = _type_conflicts(contract, [Path(str(s)) for s in sources], plans)
-    if conflicts:
-        raise DataError(
-            f"the sources of {contract.name} cannot be stacked: {'; '.join(conflicts)}; "
-            "write the column with one type in every file or table"
-        )
+    require_stackable(contract, [Path(str(s)) for s in sources], plans, what="files or tables")
     view = frames[0]
     for df in frames[1:]:
         view = view.unionByName(df)
