@@ -248,6 +248,15 @@ def run_query(con: Any, name: str, params: Mapping[str, Any] | None = None) -> p
     return pl.from_arrow(query_reader(con, name, params).read_all())  # type: ignore[return-value]
 
 
+def build_plan(names: Iterable[str], params: Mapping[str, Any] | None) -> tuple[list[Query], list[Query], dict[str, Any]]:
+    """For any engine: every model `names` need (dependency order), those to create (inline ones
+    only when named) and the checked parameters, which must be exactly the union the models declare."""
+    requested = list(dict.fromkeys(names))
+    queries = dependency_order(requested)
+    given = _check_params("build", {p for q in queries for p in q.params}, params)
+    return queries, [q for q in queries if q.materialise != "inline" or q.name in requested], given
+
+
 def build(con: Any, names: Iterable[str], params: Mapping[str, Any] | None = None, *, compress: bool = False) -> list[str]:
     """Create `names` and their dependencies as TEMP tables (or views, per their header) in
     dependency order; returns the names created. Inline dependencies are not created (they run
@@ -258,14 +267,10 @@ def build(con: Any, names: Iterable[str], params: Mapping[str, Any] | None = Non
     instead: a DuckDB database file holds them compressed (the pupil x census grid about ten times
     smaller), where TEMP tables are held, and spill, uncompressed.
     """
-    requested = list(dict.fromkeys(names))
-    queries = dependency_order(requested)
-    given = _check_params("build", {p for q in queries for p in q.params}, params)
+    queries, to_create, given = build_plan(names, params)
     _require_sources(con, queries)
     created = []
-    for q in queries:
-        if q.materialise == "inline" and q.name not in requested:
-            continue
+    for q in to_create:
         kind = "VIEW" if q.materialise == "view" else "TABLE"
         in_temp = not (compress and q.compress)
         _drop_other_objects(con, q.name, kind, in_temp)

@@ -14,7 +14,7 @@ from typing import Any
 import polars as pl
 
 from ..errors import DataError
-from ..sql import Query, QueryDefinitionError, _check_params, dependency_order, load_query
+from ..sql import Query, QueryDefinitionError, _check_params, build_plan, dependency_order, load_query
 from .transpile import spark_sql
 
 
@@ -52,14 +52,10 @@ def build(spark: Any, names: Iterable[str], params: Mapping[str, Any] | None = N
     """Create `names` and their dependencies in dependency order (inline ones only when named);
     returns the names created. `params` must hold exactly the union of the parameters the models
     involved declare."""
-    requested = set(names)
-    queries = dependency_order(requested)
-    given = _check_params("build", {p for q in queries for p in q.params}, params)
+    queries, to_create, given = build_plan(names, params)
     _require_sources(spark, queries)
     created = []
-    for q in queries:
-        if q.materialise == "inline" and q.name not in requested:
-            continue
+    for q in to_create:
         materialise(spark, q, given)
         created.append(q.name)
     return created
