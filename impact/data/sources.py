@@ -267,6 +267,22 @@ def _type_conflicts(contract: TableContract, files: Sequence[Path], plans: Seque
     return parts
 
 
+def _table_source(contract: TableContract, files: Sequence[Path], plans: Sequence[_FilePlan], rows: int,
+                  mapping: Mapping[str, str]) -> TableSource:
+    """What registering one table found (any engine): files, types, extra and renamed columns, years."""
+    used = set().union(*(p.used_mapping for p in plans))
+    return TableSource(
+        table=contract.name,
+        files=tuple(files),
+        row_count=rows,
+        file_types=tuple(p.types for p in plans),
+        extra_columns=tuple(dict.fromkeys(x for p in plans for x in p.extras)),
+        renamed={raw: target for p in plans for target, raw in p.assigned.items() if raw != target},
+        years=tuple(sorted(set().union(*(p.years for p in plans)))),
+        unused_mapping=tuple(raw for raw in mapping if raw.lower() not in used),
+    )
+
+
 def require_stackable(contract: TableContract, sources: Sequence[Path], plans: Sequence[_FilePlan], *,
                       what: str) -> None:
     """Raise DataError if the sources of one table give a column different types (they cannot be stacked)."""
@@ -296,17 +312,7 @@ def register_table(con: duckdb.DuckDBPyConnection, contract: TableContract, file
     for rel in relations[1:]:
         view = view.union_by_name(rel)
     view.create_view(contract.name, replace=True)
-    used = set().union(*(p.used_mapping for p in plans))
-    return TableSource(
-        table=contract.name,
-        files=tuple(files),
-        row_count=rows,
-        file_types=tuple(p.types for p in plans),
-        extra_columns=tuple(dict.fromkeys(x for p in plans for x in p.extras)),
-        renamed={raw: target for p in plans for target, raw in p.assigned.items() if raw != target},
-        years=tuple(sorted(set().union(*(p.years for p in plans)))),
-        unused_mapping=tuple(raw for raw in mapping if raw.lower() not in used),
-    )
+    return _table_source(contract, files, plans, rows, mapping)
 
 
 def register_extracts(con: duckdb.DuckDBPyConnection, directory: str | Path, *,

@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 
 from ..data.contracts import CONTRACTS, TableContract
 from ..data.duck_types import NULL_TYPES
-from ..data.sources import (TableSource, _FilePlan, _plan_file, require_stackable, check_mapping, check_tables,
+from ..data.sources import (TableSource, _FilePlan, _plan_file, _table_source, require_stackable, check_mapping, check_tables,
                             discover)
 from ..errors import DataError, ParameterError
 
@@ -119,17 +119,7 @@ def register_table(spark: Any, contract: TableContract, sources: Sequence[Path |
     for df in frames[1:]:
         view = view.unionByName(df)
     view.createOrReplaceTempView(contract.name)
-    used = set().union(*(p.used_mapping for p in plans))
-    return TableSource(
-        table=contract.name,
-        files=tuple(Path(str(s)) for s in sources),
-        row_count=rows,
-        file_types=tuple(p.types for p in plans),
-        extra_columns=tuple(dict.fromkeys(x for p in plans for x in p.extras)),
-        renamed={raw: target for p in plans for target, raw in p.assigned.items() if raw != target},
-        years=tuple(sorted(set().union(*(p.years for p in plans)))),
-        unused_mapping=tuple(raw for raw in mapping if raw.lower() not in used),
-    )
+    return _table_source(contract, [Path(str(s)) for s in sources], plans, rows, mapping)
 
 
 def _catalog_sources(data: Mapping[str, Any]) -> dict[str, list[str]]:
