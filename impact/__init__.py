@@ -19,7 +19,8 @@ _LAZY = {
     "ks4_cohort": "cohorts", "post16_panel": "cohorts",
     "MatchDesign": "design", "WeightDesign": "design", "match": "design", "weight": "design",
     "CheckedTable": "disclosure", "DisclosureConfig": "disclosure", "check_table": "disclosure",
-    "att_gt": "estimate", "did": "estimate", "event_study": "estimate",
+    "att_gt": "estimate", "did": "estimate", "event_study": "estimate", "threshold_did": "estimate",
+    "threshold_event_study": "estimate",
     "RunResult": "pipeline", "run": "pipeline",
     "Spec": "spec", "load_spec": "spec",
 }

@@ -40,6 +40,12 @@ PANELS: dict[str, tuple[str, str, str]] = {
     "post16": ("post16_panel", "collection_year", "child_key"),
 }
 
+#: Threshold outcome -> (the rate it thresholds, the threshold): for `threshold_outcomes: from_rate`.
+THRESHOLDS: dict[str, tuple[str, float]] = {
+    "persistent_absence": ("overall_absence_rate", 0.10),
+    "severe_absence": ("overall_absence_rate", 0.50),
+}
+
 #: Panel outcome column -> key of the generator's realised ATT in ground_truth.json.
 TRUTH_KEYS = {"att8": "attainment8", "em94": "l2basics_94", "em95": "l2basics_95"}
 
@@ -425,7 +431,7 @@ def _estimate(spec: Spec, frame: pl.DataFrame, weights, truth: dict | None, say:
 
 
 def _estimate_subset(spec, frame, weighted, truth, say, notes, subgroup, level):
-    from .estimate import att_gt, did, event_study
+    from .estimate import att_gt, did, event_study, threshold_did, threshold_event_study
 
     rows, events, pretrends = [], [], []
     where = "" if subgroup is None else f" [{subgroup} = {level}]"
@@ -451,9 +457,18 @@ def _estimate_subset(spec, frame, weighted, truth, say, notes, subgroup, level):
                         seed=spec.seed,
                     )
 
-                res = fit_did(outcome, body.inference)
+                threshold = THRESHOLDS.get(outcome) if body.threshold_outcomes == "from_rate" else None
+                if threshold:
+                    res = threshold_did(data, *threshold, body.treatment, "post", fixed_effects=body.fixed_effects,
+                                        covariates=body.covariates, weights=w, cluster=body.cluster,
+                                        inference=body.inference)
+                else:
+                    res = fit_did(outcome, body.inference)
                 if no_effect:
                     value = 0.0
+                elif tau is not None and threshold:  # its estimand: the mean individual effect of the treated post rows
+                    treated_post = (pl.col(body.treatment) == 1) & (pl.col("post") == 1)
+                    value = data.filter(treated_post).select(_mean_effect(tau, w)).item()
                 elif tau is not None:  # the same estimator on the individual effects: its estimand's true value
                     value = fit_did(tau, "cluster" if body.cluster else "robust").estimate
                 else:
@@ -467,10 +482,23 @@ def _estimate_subset(spec, frame, weighted, truth, say, notes, subgroup, level):
                         covariates=body.covariates, weights=w, cluster=body.cluster,
                     )
 
-                res = fit_es(outcome)
+                threshold = THRESHOLDS.get(outcome) if body.threshold_outcomes == "from_rate" else None
+                if threshold:
+                    res = threshold_event_study(
+                        data, *threshold, "treated", "year", treat_start=body.treat_start, reference=body.reference,
+                        exclude_periods=body.exclude_periods, fixed_effects=body.fixed_effects,
+                        covariates=body.covariates, weights=w, cluster=body.cluster,
+                    )
+                else:
+                    res = fit_es(outcome)
                 table = res.tidy()
                 if no_effect:
                     table = table.with_columns(truth=pl.lit(0.0))
+                elif tau is not None and threshold:  # each period's mean individual effect of the treated rows
+                    by_period = (data.filter(pl.col("treated") == 1).group_by(pl.col("year").alias("period"))
+                                 .agg(_mean_effect(tau, w).alias("truth")))
+                    table = table.join(by_period.with_columns(pl.col("period").cast(table.schema["period"])),
+                                       on="period", how="left", maintain_order="left")
                 elif tau is not None:
                     table = _truth_by_term(table, fit_es(tau).tidy())
                 elif truth and "period" in table.columns:
@@ -506,6 +534,11 @@ def _estimate_subset(spec, frame, weighted, truth, say, notes, subgroup, level):
                     rows.append(_with(table, {**label, "aggregation": kind}, None))
             notes.extend(f"{est.kind} on {outcome}{where}: {n}" for n in res.notes)
     return rows, events, pretrends
+
+
+def _mean_effect(tau: str, weights: str | None) -> pl.Expr:
+    """The (design-weighted) mean of the individual effects `tau`."""
+    return pl.col(tau).mean() if weights is None else (pl.col(tau) * pl.col(weights)).sum() / pl.col(weights).sum()
 
 
 def _truth_by_term(table: pl.DataFrame, on_effects: pl.DataFrame) -> pl.DataFrame:

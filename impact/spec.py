@@ -137,9 +137,16 @@ class DesignSpec(_Model):
 
 
 Cluster = str | list[str] | None
+ThresholdOutcomes = Literal["indicator", "from_rate"]
 COVARIATES = "time-varying controls added to the regression (columns of the panel)"
 CLUSTER = "one or two columns to cluster standard errors on (e.g. la); default: the unit"
 BOOTSTRAP_REPS = "bootstrap replications (wild bootstrap / multiplier bootstrap)"
+THRESHOLD_OUTCOMES = (
+    "how an outcome that is a threshold of a rate (persistent_absence, severe_absence) is estimated: "
+    "'indicator' fits the model to the 0/1 column (parallel trends in the indicator); 'from_rate' fits it "
+    "to the rate and compares each treated rate with the rate less its effect (parallel trends in the rate, "
+    "an additive effect: impact.threshold_did)"
+)
 FIXED_EFFECTS = (
     "columns whose levels are absorbed; 'a^b' absorbs the interaction of columns a and b "
     "(e.g. 'nc_year^treated', 'year^fsm_eligible'); default: the unit and the year"
@@ -159,6 +166,13 @@ class DidSpec(_Model):
         "cluster", description="HC1, cluster-robust (CR1), or the wild cluster bootstrap (Rademacher / Webb weights)"
     )
     bootstrap_reps: int = Field(999, ge=99, le=100_000, description=BOOTSTRAP_REPS)
+    threshold_outcomes: ThresholdOutcomes = Field("indicator", description=THRESHOLD_OUTCOMES)
+
+    @model_validator(mode="after")
+    def _threshold_inference(self):
+        if self.threshold_outcomes == "from_rate" and self.inference.startswith("wild"):
+            raise ValueError("threshold_outcomes 'from_rate' takes inference 'cluster' or 'robust', not the wild bootstrap")
+        return self
 
 
 class EventStudySpec(_Model):
@@ -170,6 +184,7 @@ class EventStudySpec(_Model):
     fixed_effects: list[str] | None = Field(None, description=FIXED_EFFECTS)
     covariates: list[str] | None = Field(None, description=COVARIATES)
     cluster: Cluster = Field(None, description=CLUSTER)
+    threshold_outcomes: ThresholdOutcomes = Field("indicator", description=THRESHOLD_OUTCOMES)
 
     @model_validator(mode="after")
     def _reference_estimable(self):

@@ -11,6 +11,7 @@ dropped automatically. Under parallel trends beta is the ATT.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -20,13 +21,34 @@ from ..errors import DataError, EstimationError, ParameterError
 from ..frame import as_polars, require_binary, require_columns, require_no_missing, require_numeric
 from ..params import check_choice, check_columns_arg, check_number
 from ..results import EffectResult, Term
-from ._inputs import (build_sample, cluster_arg, factorize_columns, require_fixed_within, weights_arg,
+from ._inputs import (Sample, build_sample, cluster_arg, factorize_columns, require_fixed_within, weights_arg,
                       with_interacted_fixed_effects)
 from .absorb import Absorber, varying_groups
-from .ols import fit_ols_block
+from .ols import OLSFit, fit_ols_block
 from .wild import wild_bootstrap
 
 INFERENCE = ("cluster", "robust", "wild", "wild_webb")
+
+
+@dataclass
+class DidModel:
+    """The fitted DiD regression and what the estimators built on it need: the sample, the kept frame, counts."""
+
+    fit: OLSFit
+    sample: Sample
+    frame: pl.DataFrame
+    treated: np.ndarray  # bool: treated group, on the sample rows
+    post: np.ndarray  # bool: post period, on the sample rows
+    clusters: list[str]
+    info: dict[str, Any]
+    notes: list[str]
+
+    @property
+    def counts(self) -> dict[str, int | None]:
+        """Row counts every DiD term reports."""
+        n_treated = int(self.treated.sum())
+        return dict(n_obs=self.fit.n_obs, n_treated=n_treated, n_comparison=int(self.treated.size - n_treated),
+                    n_clusters=self.info["n_clusters"])
 
 
 def did(
@@ -58,6 +80,55 @@ def did(
     check_choice(owner, "inference", inference, INFERENCE)
     check_number(owner, "bootstrap_reps", bootstrap_reps, low=99, integer=True)
     check_number(owner, "seed", seed, integer=True, allow_none=True)
+    wild = inference.startswith("wild")
+    model = fit_did(
+        owner, data, outcome, treatment, post, unit=unit, time=time, fixed_effects=fixed_effects,
+        covariates=covariates, weights=weights, cluster=cluster, inference=inference, keep_data=wild,
+    )
+    fit, info, notes = model.fit, model.info, model.notes
+    j = fit.index("att")
+    est, se = float(fit.coef[j]), float(fit.std_errors()[j])
+    counts = model.counts
+    if wild:
+        wtype = "webb" if inference == "wild_webb" else "rademacher"
+        boot = wild_bootstrap(
+            fit.x, fit.y, model.sample.cluster_codes[0], j, weights=fit.weights, reps=bootstrap_reps,
+            weight_type=wtype, seed=seed,
+        )
+        term = Term("att", est, se, boot.statistic, boot.p_value, boot.ci_low, boot.ci_high, df=fit.df, **counts)
+        info.update(bootstrap_reps=boot.reps, bootstrap_weights=wtype, bootstrap_enumerated=boot.enumerated)
+        notes.append(
+            f"wild cluster restricted bootstrap ({wtype}, {boot.reps} draws"
+            f"{', full enumeration' if boot.enumerated else f', seed {seed}'}): p-value and interval by test "
+            "inversion; std_error is CR1"
+        )
+    else:
+        term = Term.from_estimate("att", est, se, df=fit.df, **counts)
+    method = "twfe" if info["fixed_effects"] else "did_2x2"
+    return EffectResult(method, [term], info, notes)
+
+
+def fit_did(
+    owner: str,
+    data: Any,
+    outcome: str,
+    treatment: str,
+    post: str,
+    *,
+    unit: str | None,
+    time: str | None,
+    fixed_effects: str | list[str] | None,
+    covariates: str | list[str] | None,
+    weights: str | np.ndarray | None,
+    cluster: str | list[str] | None,
+    inference: str,
+    keep_data: bool = False,
+) -> DidModel:
+    """Check the inputs and fit the DiD regression of did() (`inference` already validated by the caller).
+
+    Shared by did() and the estimators built on its model (threshold_did), so both fit exactly the
+    same regression on the same sample and fail with the same messages (named after `owner`).
+    """
     df = as_polars(data, owner=owner)
     fes = check_columns_arg(owner, "fixed_effects", fixed_effects, allow_none=True)
     covs = check_columns_arg(owner, "covariates", covariates, allow_none=True)
@@ -70,14 +141,15 @@ def did(
     if inference != "robust" and not clusters:
         if unit is None:
             raise ParameterError(
-                f"The 'cluster' parameter of did must name a column when inference={inference!r} and no unit is "
-                "given. Got None instead; pass cluster='la' (say) or inference='robust'."
+                f"The 'cluster' parameter of {owner} must name a column when inference={inference!r} and no unit "
+                "is given. Got None instead; pass cluster='la' (say) or inference='robust'."
             )
         clusters = [unit]
         notes.append(f"standard errors clustered by unit '{unit}' (default)")
     if inference.startswith("wild") and len(clusters) != 1:
         raise ParameterError(
-            f"The 'cluster' parameter of did must name one column for inference={inference!r}. Got {clusters!r} instead."
+            f"The 'cluster' parameter of {owner} must name one column for inference={inference!r}. "
+            f"Got {clusters!r} instead."
         )
     df = with_interacted_fixed_effects(df, fes, owner=owner)
     used = [outcome, treatment, post, *covs, *fes, *clusters, *(c for c in (unit, time) if c)]
@@ -120,14 +192,12 @@ def did(
         block[:, col] = sample.take(v)
     for col, c in enumerate(covs, start=block.shape[1] - len(covs)):  # one column at a time: no extra copies
         block[:, col] = sample.take(df.get_column(c).cast(pl.Float64).to_numpy())
-    d = sample.take(d)
-    n_treated, n_comparison = int(d.sum()), int(d.size - d.sum())
+    treated_rows, post_rows = sample.take(d) == 1, sample.take(p) == 1
     del d, p, mains
     absorber = Absorber.build(sample.fe_codes, sample.weights) if fes else None
-    wild = inference.startswith("wild")
     fit = fit_ols_block(
         block, names, weights=sample.weights, fe=absorber, cluster=sample.cluster_codes,
-        vcov="robust" if inference == "robust" else "cluster", keep_data=wild,
+        vcov="robust" if inference == "robust" else "cluster", keep_data=keep_data,
     )
     if "att" in fit.dropped:
         raise EstimationError(
@@ -137,10 +207,7 @@ def did(
     absorbed += [nm for nm in fit.dropped if nm != "att"]
     if absorbed:
         notes.append(f"absorbed by the fixed effects or collinear, not estimated: {', '.join(absorbed)}")
-    j = fit.index("att")
-    est, se = float(fit.coef[j]), float(fit.std_errors()[j])
     n_clusters = min(fit.n_clusters) if fit.n_clusters else None
-    counts = dict(n_obs=fit.n_obs, n_treated=n_treated, n_comparison=n_comparison, n_clusters=n_clusters)
     info: dict[str, Any] = {
         "n_obs": fit.n_obs,
         "n_clusters": n_clusters,
@@ -160,20 +227,4 @@ def did(
     if unit is not None:
         info["n_treated_units"] = treated_units
         info["n_comparison_units"] = n_units - treated_units
-    if wild:
-        wtype = "webb" if inference == "wild_webb" else "rademacher"
-        boot = wild_bootstrap(
-            fit.x, fit.y, sample.cluster_codes[0], j, weights=fit.weights, reps=bootstrap_reps,
-            weight_type=wtype, seed=seed,
-        )
-        term = Term("att", est, se, boot.statistic, boot.p_value, boot.ci_low, boot.ci_high, df=fit.df, **counts)
-        info.update(bootstrap_reps=boot.reps, bootstrap_weights=wtype, bootstrap_enumerated=boot.enumerated)
-        notes.append(
-            f"wild cluster restricted bootstrap ({wtype}, {boot.reps} draws"
-            f"{', full enumeration' if boot.enumerated else f', seed {seed}'}): p-value and interval by test "
-            "inversion; std_error is CR1"
-        )
-    else:
-        term = Term.from_estimate("att", est, se, df=fit.df, **counts)
-    method = "twfe" if fes else "did_2x2"
-    return EffectResult(method, [term], info, notes)
+    return DidModel(fit, sample, df, treated_rows, post_rows, clusters, info, notes)

@@ -21,9 +21,9 @@ from ..errors import DataError, EstimationError
 from ..frame import as_polars, require_binary, require_columns, require_no_missing, require_numeric
 from ..params import check_columns_arg, check_number
 from ..results import EffectResult, Term
-from ._inputs import (build_sample, cluster_arg, factorize_columns, require_fixed_within, weights_arg,
+from ._inputs import (Sample, build_sample, cluster_arg, factorize_columns, require_fixed_within, weights_arg,
                       with_interacted_fixed_effects)
-from .ols import fit_ols_block
+from .ols import OLSFit, fit_ols_block
 
 
 @dataclass
@@ -84,7 +84,88 @@ def event_study(
     Fixed effects default to [unit, time] (or [time] plus a treated-group term without a unit).
     Standard errors are CR1 by `cluster` (default: `unit`), or HC1 when neither is given.
     """
-    owner = "event_study"
+    model = fit_event_study(
+        "event_study", data, outcome, treatment, time, treat_start=treat_start, reference=reference,
+        exclude_periods=exclude_periods, unit=unit, fixed_effects=fixed_effects, covariates=covariates,
+        weights=weights, cluster=cluster,
+    )
+    fit = model.fit
+    se = fit.std_errors()
+    terms = [
+        Term.from_estimate(nm, fit.coef[fit.index(nm)], se[fit.index(nm)], **model.term_facts(e))
+        for e, nm in model.estimated()
+    ]
+    pre = [fit.index(t.term) for t in terms if t.extra["pre"]]
+    pretrend = _joint_wald(fit.coef[pre], fit.vcov[np.ix_(pre, pre)], fit.df)
+    return model.result("event_study", terms, pretrend)
+
+
+@dataclass
+class EventStudyModel:
+    """The fitted event-study regression and what estimators built on it need (sample, event times, facts)."""
+
+    owner: str
+    fit: OLSFit
+    sample: Sample
+    frame: pl.DataFrame
+    rel: np.ndarray  # event time of each sample row (NaN for the comparison group)
+    terms_e: list[int]  # event times with a coefficient (all but the reference)
+    names: list[str]  # coefficient names, the first len(terms_e) being e-3, e+0, ...
+    start: np.ndarray  # treatment start of each row of `frame`
+    common: bool  # one common start period for every treated unit
+    n_treated: int
+    info: dict[str, Any]
+    notes: list[str]
+    excluded_e: list[int]
+
+    def estimated(self) -> list[tuple[int, str]]:
+        """(event time, term name) of the event-time coefficients the fit kept; EstimationError if none."""
+        kept = [(e, nm) for e, nm in zip(self.terms_e, self.names) if nm in self.fit.names]
+        if not kept:
+            raise EstimationError(f"{self.owner}: no event-time coefficient could be estimated")
+        return kept
+
+    def term_facts(self, e: int) -> dict[str, Any]:
+        """Keyword arguments of Term.from_estimate shared by every event-time term: df, counts and extras."""
+        fit = self.fit
+        return dict(
+            df=fit.df, n_obs=fit.n_obs, n_treated=self.n_treated, n_comparison=fit.n_obs - self.n_treated,
+            n_clusters=self.info["n_clusters"], event_time=e,
+            period=_calendar(self.start[0] + e) if self.common else None, pre=e < 0,
+        )
+
+    def result(self, method: str, terms: list[Term], pretrend: dict[str, float],
+               extra_info: dict[str, Any] | None = None) -> EventStudyResult:
+        """The EventStudyResult for `terms`, with the pre-trend test in `info` as event_study() reports it."""
+        info = dict(self.info)
+        info.update(pretrend_statistic=pretrend["statistic"], pretrend_df=pretrend["df1"],
+                    pretrend_p_value=pretrend["p_value"], **(extra_info or {}))
+        return EventStudyResult(method, terms, info, list(self.notes), pretrend=pretrend,
+                                reference=info["reference"], excluded_event_times=self.excluded_e)
+
+
+def fit_event_study(
+    owner: str,
+    data: Any,
+    outcome: str,
+    treatment: str,
+    time: str,
+    *,
+    treat_start: str | int | float,
+    reference: int,
+    exclude_periods: Any,
+    unit: str | None,
+    fixed_effects: str | list[str] | None,
+    covariates: str | list[str] | None,
+    weights: str | np.ndarray | None,
+    cluster: str | list[str] | None,
+    keep_data: bool = False,
+) -> EventStudyModel:
+    """Check the inputs and fit the event-study regression of event_study() (keep_data: keep the demeaned data).
+
+    Shared by event_study() and the estimators built on its model (threshold_event_study), so both fit
+    the same regression on the same sample and fail with the same messages (named after `owner`).
+    """
     check_number(owner, "reference", reference, integer=True)
     df = as_polars(data, owner=owner)
     fes = check_columns_arg(owner, "fixed_effects", fixed_effects, allow_none=True)
@@ -169,28 +250,13 @@ def event_study(
     n_treated = int(sample.take(treated).sum())
     fit = fit_ols_block(
         block, names, weights=sample.weights, fe=sample.fe_codes or None, cluster=sample.cluster_codes or None,
-        vcov="cluster" if clusters else "robust",
+        vcov="cluster" if clusters else "robust", keep_data=keep_data,
     )
     lost = [nm for nm in fit.dropped if nm in names[: len(terms_e)]]
     if lost:
         notes.append(f"event-time terms collinear with the fixed effects, not estimated: {', '.join(lost)}")
-    se = fit.std_errors()
     n_clusters = min(fit.n_clusters) if fit.n_clusters else None
     common = start_col is None
-    terms = []
-    for e, nm in zip(terms_e, names):
-        if nm not in fit.names:
-            continue
-        j = fit.index(nm)
-        terms.append(Term.from_estimate(
-            nm, fit.coef[j], se[j], df=fit.df, n_obs=fit.n_obs, n_treated=n_treated,
-            n_comparison=fit.n_obs - n_treated, n_clusters=n_clusters,
-            event_time=e, period=_calendar(start[0] + e) if common else None, pre=e < 0,
-        ))
-    if not terms:
-        raise EstimationError(f"{owner}: no event-time coefficient could be estimated")
-    pre = [fit.index(t.term) for t in terms if t.extra["pre"]]
-    pretrend = _joint_wald(fit.coef[pre], fit.vcov[np.ix_(pre, pre)], fit.df)
     excluded_e = sorted({int(round(x - float(start[0]))) for x in excluded}) if common and excluded else []
     if excluded and not common:
         notes.append("excluded calendar periods fall at different event times for different cohorts")
@@ -199,11 +265,8 @@ def event_study(
         "inference": "cluster" if clusters else "robust", "cluster": clusters or None,
         "fixed_effects": fes or None, "reference": reference, "excluded_periods": excluded,
         "dropped_singletons": sample.n_singletons, "weights": weight_name, "absorb_method": fit.absorb_method,
-        "pretrend_statistic": pretrend["statistic"], "pretrend_df": pretrend["df1"],
-        "pretrend_p_value": pretrend["p_value"],
     }
-    return EventStudyResult("event_study", terms, info, notes, pretrend=pretrend, reference=reference,
-                            excluded_event_times=excluded_e)
+    return EventStudyModel(owner, fit, sample, df, rel_k, terms_e, names, start, common, n_treated, info, notes, excluded_e)
 
 
 def _calendar(value: float) -> int | float:

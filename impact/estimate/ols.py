@@ -34,11 +34,13 @@ class OLSFit:
     fe_dof: int
     dropped: list[str] = field(default_factory=list)
     absorb_method: str | None = None
-    #: Demeaned outcome, regressors, weights and residuals, kept when asked (for the wild bootstrap).
+    #: Demeaned outcome, regressors, weights, residuals and (X'WX)^-1, kept when asked (for the wild
+    #: bootstrap and for influence functions).
     y: np.ndarray | None = None
     x: np.ndarray | None = None
     weights: np.ndarray | None = None
     resid: np.ndarray | None = None
+    bread: np.ndarray | None = None
 
     def std_errors(self) -> np.ndarray:
         return np.sqrt(np.diag(self.vcov))
@@ -140,6 +142,7 @@ def fit_ols_block(
         x=xd if keep_data else None,
         weights=w if keep_data else None,
         resid=resid if keep_data else None,
+        bread=bread if keep_data else None,
     )
 
 

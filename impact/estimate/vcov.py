@@ -57,11 +57,22 @@ def sandwich(
     if not clusters:
         v = bread @ meat_hc(x, we) @ bread
         return v * n_obs / (n_obs - k), float(n_obs - k)
-    g = min(ng for _, ng in clusters)
+    sums = [cluster_score_sums(x, we, codes, ng) for codes, ng in clusters]
+    if len(clusters) == 2:
+        (a, _), (b, _) = clusters
+        sums.append(cluster_score_sums(x, we, *intersect(a, b)))
+    return cr1_from_score_sums(sums, bread, n_obs=n_obs, k=k)
+
+
+def cr1_from_score_sums(sums: list[np.ndarray], bread: np.ndarray, *, n_obs: int, k: int) -> tuple[np.ndarray, float]:
+    """CR1 covariance and t degrees of freedom from per-cluster score sums (G x p, one row per cluster):
+    [S] for one cluster dimension, [S_1, S_2, S_12] for two (the intersection's last, subtracted).
+
+    Only the sums are needed, so they may come from anywhere (e.g. aggregated inside Spark).
+    """
+    g = min(s.shape[0] for s in sums[:2])
     adj = g / (g - 1) * (n_obs - 1) / (n_obs - k)
-    if len(clusters) == 1:
-        meat = meat_cluster(x, we, *clusters[0])
-    else:
-        (a, na), (b, nb) = clusters
-        meat = meat_cluster(x, we, a, na) + meat_cluster(x, we, b, nb) - meat_cluster(x, we, *intersect(a, b))
+    meat = sums[0].T @ sums[0]
+    if len(sums) == 3:
+        meat = meat + sums[1].T @ sums[1] - sums[2].T @ sums[2]
     return adj * (bread @ meat @ bread), float(g - 1)

@@ -8,10 +8,11 @@ from .cohorts import (attendance_panel, attrition, build_cohort, cohort_tables, 
 from .models import build, collect, drop, run_query
 from .session import LOCAL_CONF, local_session, open_session, require_pyspark
 from .sources import register_extracts, register_missing_tables
+from .statistics import did_statistics, event_study_statistics
 from .transpile import spark_sql
 
 __all__ = [
     "LOCAL_CONF", "attendance_panel", "attrition", "build", "build_cohort", "cohort_tables", "collect", "covariates",
-    "drop", "extracts_session", "ks4_cohort", "local_session", "open_session", "post16_panel", "register_extracts",
+    "did_statistics", "drop", "event_study_statistics", "extracts_session", "ks4_cohort", "local_session", "open_session", "post16_panel", "register_extracts",
     "register_missing_tables", "require_pyspark", "run_query", "spark_sql",
 ]

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from ...errors import ParameterError
 from ...params import check_number
 
-GENERATOR_VERSION = "1.0.0"
+GENERATOR_VERSION = "1.1.0"
 POLICY_YEAR = 2022  # first academic year under the VSH extension (2021/22)
 LOOKBACK = 6
 
@@ -104,6 +104,9 @@ ABSENCE_GROUP_SHIFT = {
     **{y: _POST_COVID_GROUP_SHIFT for y in range(2022, 2027)},
 }
 ABSENCE_UNAUTH_YEAR_SHARE = 0.35  # share of each year shift that is unauthorised absence
+# share of the linear NC-year (age) term that is unauthorised absence, the same for every pupil (about the
+# population mean of the pupils' own unauthorised shares, 0.246 at seed 1)
+ABSENCE_UNAUTH_AGE_SHARE = 0.25
 # sessions possible per term (Summer = 5th half term, Summer6th = 6th half term): ~380 a year
 SESSIONS = {"Autumn": 140, "Spring": 120, "Summer": 60, "Summer6th": 60}
 
@@ -172,7 +175,7 @@ class Calibration:
     abs_transitory_sd: float = 0.50
     abs_year_shape: float = 0.20  # year shift = common mean x 3 Beta(shape, 2 shape) per pupil-year
     cla_absence: float = 0.80  # share of the regular pupil effect removed while looked after at the census
-    cla_refusal_stop: float = 0.5  # chance that a school refuser does not refuse in a year spent in care
+    cla_refusal_stop: float = 0.25  # chance that a school refuser does not refuse in a year spent in care
     # attainment
     a8_mean: float = 47.0
     a8_ability: float = 13.0

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .config import (ABSENCE_GROUP_SHIFT, ABSENCE_UNAUTH_YEAR_SHARE, ABSENCE_YEAR_SHIFT, A8_YEAR_SHIFT, EM94_RATE,
-                     EM95_RATE, SESSIONS, SUSPENSION_YEAR_SHIFT, Calibration)
+from .config import (ABSENCE_GROUP_SHIFT, ABSENCE_UNAUTH_AGE_SHARE, ABSENCE_UNAUTH_YEAR_SHARE, ABSENCE_YEAR_SHIFT,
+                     A8_YEAR_SHIFT, EM94_RATE, EM95_RATE, SESSIONS, SUSPENSION_YEAR_SHIFT, Calibration)
 from .population import People
 
 TERMS = tuple(SESSIONS)
@@ -85,16 +85,22 @@ def draw_absence(rng: np.random.Generator, effect_rng: np.random.Generator, year
     # of pupils in one (FSM, SEN) cell shifts by exactly year_shift(...) (3 x Beta(a, 2a): mean 1,
     # bounded by 3 so that the rate is almost never clipped at the top)
     yr = year_shift(year, fsm_now, sen_now, cla_now) * 3.0 * rng.beta(cal.abs_year_shape, 2 * cal.abs_year_shape, n)
-    person = base * eta + cal.abs_age_slope * ncy
     # looked-after pupils attend better: while in care at the census (as the data record it) their
     # regular pupil effect shrinks and a school refuser stops refusing with chance cla_refusal_stop
+    keep = 1 - cal.cla_absence * cla_now
+    age = cal.abs_age_slope * ncy * keep
     stops = cla_now & (rng.random(n) < cal.cla_refusal_stop)
-    raw0 = person * (1 - cal.cla_absence * cla_now) + refuser * ~stops + yr + shift
+    raw0 = base * eta * keep + age + refuser * ~stops + yr + shift
     raw1 = raw0 + tau
     m0 = np.clip(raw0, 0.0, 0.95)
     m1 = np.clip(raw1, 0.0, 0.95)
     clipped = int(((raw0 != m0) | (raw1 != m1)).sum())
-    u0 = np.clip(unauth_share * (m0 - yr) + ABSENCE_UNAUTH_YEAR_SHARE * yr, 0, m0)
+    # the pupil's own unauthorised share splits only its time-invariant part; the age term and the year
+    # shift are split by common shares, so that the unauthorised rate, like the overall rate, changes by
+    # a function of (year, FSM, SEN) plus a common linear NC-year term (pupil-specific age slopes would
+    # not be parallel given pupil and NC year x group fixed effects)
+    u0 = np.clip(unauth_share * (m0 - yr - age) + ABSENCE_UNAUTH_AGE_SHARE * age + ABSENCE_UNAUTH_YEAR_SHARE * yr,
+                 0, m0)
     u1 = np.clip(u0 + tau_unauth_share * (m1 - m0), 0, m1)
     a0, a1 = m0 - u0, m1 - u1
     auth0 = rng.binomial(total, a0)
