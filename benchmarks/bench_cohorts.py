@@ -9,7 +9,9 @@ memory_limit, spilling to a temporary directory, the pupil x census grid stored 
 the connection's database file; `--temp-tables` uses an in-memory connection instead, where the
 grid is an uncompressed TEMP table) and prints wall time, peak RSS of the process
 (DuckDB works in-process, so RSS includes it), the process's CPU time (user + system, which
-other jobs on a shared machine inflate less than wall time) and the machine's load average.
+other jobs on a shared machine inflate less than wall time), the spill folder's peak size and the
+bytes the process wrote to storage during the build (spill, database file and outputs), and the
+machine's load average.
 Target on national-size extracts (8.5M pupils x 8 years): <= 2 minutes, <= 6 GB.
 """
 from __future__ import annotations
@@ -19,6 +21,7 @@ import os
 import resource
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -26,6 +29,49 @@ import duckdb
 
 from impact import cohorts
 from impact.data.sources import register_extracts
+
+
+class FolderPeak:
+    """Polls a folder's total size in a background thread; `peak` is the largest seen (bytes)."""
+
+    def __init__(self, folder: Path, every: float = 0.5) -> None:
+        self.folder, self.every, self.peak = folder, every, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _size(self) -> int:
+        total = 0
+        for root, _, files in os.walk(self.folder):
+            for f in files:
+                try:
+                    total += os.stat(os.path.join(root, f)).st_size
+                except OSError:
+                    pass
+        return total
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            self.peak = max(self.peak, self._size())
+
+    def __enter__(self) -> "FolderPeak":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self._size())
+
+
+def bytes_written() -> int:
+    """Bytes this process has caused to be written to storage (Linux /proc/self/io; 0 elsewhere)."""
+    try:
+        for line in Path("/proc/self/io").read_text().splitlines():
+            if line.startswith("write_bytes:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -57,10 +103,11 @@ def main(argv: list[str] | None = None) -> int:
         load_before = os.getloadavg()
         register_extracts(con, data)
         rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        t0, cpu0 = time.perf_counter(), os.times()
-        paths = cohorts.write_cohorts(con, Path(tmp) / "out", years=range(first, last + 1),
-                                      tables=["attendance_panel", "ks4_cohort", "covariates"])
-        seconds, cpu1 = time.perf_counter() - t0, os.times()
+        t0, cpu0, written0 = time.perf_counter(), os.times(), bytes_written()
+        with FolderPeak(Path(tmp) / "spill") as spill:
+            paths = cohorts.write_cohorts(con, Path(tmp) / "out", years=range(first, last + 1),
+                                          tables=["attendance_panel", "ks4_cohort", "covariates"])
+        seconds, cpu1, written = time.perf_counter() - t0, os.times(), bytes_written() - written0
         cpu = cpu1.user - cpu0.user + cpu1.system - cpu0.system
         load_after = os.getloadavg()
         peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
@@ -69,11 +116,12 @@ def main(argv: list[str] | None = None) -> int:
         rows = {name: duckdb.sql("SELECT COUNT(*) FROM read_parquet($p)", params={"p": str(p)}).fetchall()[0][0]
                 for name, p in paths.items()}
     print("| pupil-years (main reg.) | social-care intervals | years | panel rows | KS4 rows | covariate rows "
-          "| generate s | build+write s | CPU s | peak RSS GB (before build) |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+          "| generate s | build+write s | CPU s | peak RSS GB (before build) | spill folder peak GB | written GB |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     gen = f"{gen_seconds:.1f}" if gen_seconds is not None else "-"
     print(f"| {census:,} | {intervals:,} | {first}-{last} | {rows['attendance_panel']:,} | {rows['ks4_cohort']:,} "
-          f"| {rows['covariates']:,} | {gen} | {seconds:.1f} | {cpu:.0f} | {peak_gb:.2f} ({rss0 / 1024**2:.2f}) |")
+          f"| {rows['covariates']:,} | {gen} | {seconds:.1f} | {cpu:.0f} | {peak_gb:.2f} ({rss0 / 1024**2:.2f}) "
+          f"| {spill.peak / 1e9:.2f} | {written / 1e9:.2f} |")
     print(f"load average (1, 5, 15 min) before {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f}, "
           f"after {load_after[0]:.2f} {load_after[1]:.2f} {load_after[2]:.2f}; cores {os.cpu_count()}")
     return 0

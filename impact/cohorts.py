@@ -14,7 +14,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 from .data.contracts import CONTRACTS, TableContract
 from .errors import ParameterError
 from .params import check_choice, check_number
-from .sql import build, composed, dependency_order, prerequisites, query_reader, run_query
+from .sql import Query, build, composed, dependency_order, prerequisites, query_reader, run_query
 
 COMPARISONS = ("ever6_fsm_not_cwsw", "not_cwsw")
 DEFINITIONS = ("episode", "plan")
@@ -45,10 +45,13 @@ TABLES: dict[str, str] = {
 ANALYSIS_PANELS: dict[str, str] = {"attendance": "attendance_panel", "ks4": "ks4_cohort"}
 """`build_analysis_tables`' panel choice -> its output table."""
 
-DUCKDB_SETTINGS: dict[str, Any] = {"threads": 2, "memory_limit": "4.5GB", "preserve_insertion_order": False}
+DUCKDB_SETTINGS: dict[str, Any] = {"threads": 2, "memory_limit": "4.5GB", "preserve_insertion_order": False,
+                                   "disabled_compression_methods": "fsst,dict_fsst"}
 """Settings of the connections the entry points open: national-size extracts (about 70M pupil-years)
 are built within 6 GB on 2 cores, DuckDB spilling to the temporary directory beyond `memory_limit`;
-row order is not kept (every output is a set; callers sort)."""
+row order is not kept (every output is a set; callers sort). Strings of stored tables are not
+FSST- or dictionary-compressed: for the random pupil references that analysis cost about half the
+CPU of writing the grid, for a file about twice as large (integers are still compressed)."""
 
 _ARROW_TYPES = {"str": pa.string(), "int": pa.int64(), "float": pa.float64(), "date": pa.date32(), "flag": pa.int8()}
 
@@ -124,12 +127,23 @@ class CohortOptions:
 
     def sql_params(self, models: Iterable[str], *, own: bool = False) -> dict[str, Any]:
         """Bound values for exactly the parameters the models declare: with all their dependencies,
-        or if `own` only those the models bind when run (their own and their inline dependencies')."""
+        or if `own` only those the models bind when run (their own and their inline dependencies').
+        Besides the options: `census_years` (the years as a list) and `census_label_starts`, the
+        text that opens each year's AcademicYear label ('2021' for 2022), for year filters that
+        reach the parquet statistics."""
         values = {k: v for k, v in asdict(self).items() if k not in ("years", "treated")}
         values["census_years"] = list(self.years)
+        values["census_label_starts"] = [str(y - 1) for y in self.years]
         if own:
             return {p: values[p] for m in models for p in composed(m)[1]}
         return {p: values[p] for q in dependency_order(models) for p in q.params}
+
+    def yearly_passes(self, query: Query) -> list[dict[str, Any]] | None:
+        """For a model marked `yearly`, the parameters of one build pass per census year (the
+        model's rows of different years are independent); None when there is one year."""
+        if len(self.years) < 2:
+            return None
+        return [replace(self, years=(y,), baseline_year=y).sql_params([query.name], own=True) for y in self.years]
 
     def label(self, frame: pl.DataFrame) -> pl.DataFrame:
         """Rename the SQL's `ever_*` columns to `ever{L}_*`."""
@@ -157,9 +171,10 @@ def connect(temp_directory: str | os.PathLike[str], **settings: Any) -> duckdb.D
     """A DuckDB connection with `DUCKDB_SETTINGS` (overridden by `settings`), spilling to
     `temp_directory` (give a run's temporary folder, never the working directory, DuckDB's default).
 
-    Its database is a file in that folder: the entry points store the pupil x census grid there,
-    compressed (nationally about 1.5 GB instead of 14 GB in a TEMP table, which would spill
-    uncompressed), so that the build stays within `memory_limit`.
+    Its database is a file in that folder: the entry points store the pupil x census grid (and the
+    CIN intervals and flag tables the grid's yearly passes read) there, compressed, where DuckDB
+    can drop them from memory without spilling them (a TEMP table is held, or spilled,
+    uncompressed: 14 GB for the national grid), so that the build stays within `memory_limit`.
     """
     folder = Path(temp_directory)
     folder.mkdir(parents=True, exist_ok=True)
@@ -207,7 +222,7 @@ def _frame(data: Any, table: str, owner: str, options: Mapping[str, Any]) -> pl.
     model = TABLES[table]
     with _connect(data, owner) as con:
         deps = prerequisites([model])
-        build(con, deps, opts.sql_params(deps), compress=_owns_database(con))
+        build(con, deps, opts.sql_params(deps), compress=_owns_database(con), passes=opts.yearly_passes)
         frame = run_query(con, model, opts.sql_params([model], own=True))
     return opts.label(frame)
 
@@ -309,7 +324,7 @@ def _build_shared(
     """Build once every stored model that `models` read; returns, per model, a function giving an
     Arrow stream of its rows (read from the stored table where the model is one, else run)."""
     deps = prerequisites(models)
-    built = set(build(con, deps, opts.sql_params(deps), compress=_owns_database(con)))
+    built = set(build(con, deps, opts.sql_params(deps), compress=_owns_database(con), passes=opts.yearly_passes))
 
     def reader(model: str) -> Callable[[int], pa.RecordBatchReader]:
         if model in built:

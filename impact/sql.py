@@ -18,15 +18,19 @@ reads it, so that a large intermediate (the pupil x census grid before cohort as
 written twice. `compress: yes` (optional) marks a large table (the pupil x census grid): `build(...,
 compress=True)` stores it in the connection's own database rather than as a TEMP table, which a
 DuckDB database file holds compressed (TEMP tables are held, and spilled, uncompressed).
+`yearly: yes` (optional, tables only) says that rows of different census years share nothing:
+`build(..., passes=...)` may then create the table in several passes (one census year each),
+appending each pass's rows, so that no pass holds more than one year.
 Values only ever reach SQL as DuckDB `$name` bindings; the only text composed here is
-`CREATE TEMP TABLE|VIEW "<model>" AS <file body>` and, for inline dependencies,
+`CREATE TEMP TABLE|VIEW "<model>" AS <file body>` (`INSERT INTO "<model>" <file body>` for a
+further pass) and, for inline dependencies,
 `WITH "<dep>" AS (<dep body>) SELECT * FROM (<file body>) AS "<model>"`, with model names quoted
 as identifiers.
 """
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -60,6 +64,7 @@ class Query:
     path: Path
     materialise: str = "table"
     compress: bool = False
+    yearly: bool = False
 
     @property
     def models(self) -> tuple[str, ...]:
@@ -122,9 +127,12 @@ def _parse(path: Path) -> Query:
     compress = header.get("compress", "no")
     if compress not in ("yes", "no") or (compress == "yes" and materialise != "table"):
         raise QueryDefinitionError(f"{path}: compress must be yes or no, and yes only for a table; got {compress!r}")
+    yearly = header.get("yearly", "no")
+    if yearly not in ("yes", "no") or (yearly == "yes" and materialise != "table"):
+        raise QueryDefinitionError(f"{path}: yearly must be yes or no, and yes only for a table; got {yearly!r}")
     body = text.rstrip().rstrip(";")
     return Query(header["name"], header["grain"], params, tuple(_split(header["depends"])), body, path, materialise,
-                 compress == "yes")
+                 compress == "yes", yearly == "yes")
 
 
 def _split(value: str, strip: str = "") -> list[str]:
@@ -257,15 +265,22 @@ def build_plan(names: Iterable[str], params: Mapping[str, Any] | None) -> tuple[
     return queries, [q for q in queries if q.materialise != "inline" or q.name in requested], given
 
 
-def build(con: Any, names: Iterable[str], params: Mapping[str, Any] | None = None, *, compress: bool = False) -> list[str]:
+Passes = Callable[[Query], Sequence[Mapping[str, Any]] | None]
+"""Given a model marked `yearly`, the bound parameters of each pass that builds it (or None: one pass)."""
+
+
+def build(con: Any, names: Iterable[str], params: Mapping[str, Any] | None = None, *, compress: bool = False,
+          passes: Passes | None = None) -> list[str]:
     """Create `names` and their dependencies as TEMP tables (or views, per their header) in
     dependency order; returns the names created. Inline dependencies are not created (they run
     as CTEs of the models that read them); an inline model named in `names` is stored as a table.
 
     `params` must hold exactly the union of the parameters the models involved declare. With
     `compress=True` the tables marked `compress: yes` are stored in the connection's own database
-    instead: a DuckDB database file holds them compressed (the pupil x census grid about ten times
-    smaller), where TEMP tables are held, and spill, uncompressed.
+    instead: a DuckDB database file holds them compressed, and DuckDB can drop them from memory
+    without spilling them, where TEMP tables are held, and spill, uncompressed. `passes` gives, for a model
+    marked `yearly`, the parameters of successive passes (each exactly those the model binds),
+    whose rows are appended in turn: the first pass creates the table.
     """
     queries, to_create, given = build_plan(names, params)
     _require_sources(con, queries)
@@ -275,7 +290,11 @@ def build(con: Any, names: Iterable[str], params: Mapping[str, Any] | None = Non
         in_temp = not (compress and q.compress)
         _drop_other_objects(con, q.name, kind, in_temp)
         text, bound = composed(q.name)
-        con.execute(f'CREATE OR REPLACE {"TEMP " if in_temp else ""}{kind} "{q.name}" AS {text}', {p: given[p] for p in bound})
+        runs = (passes(q) if passes is not None and q.yearly else None) or [{p: given[p] for p in bound}]
+        runs = [_check_params(f"build({q.name!r}) pass", bound, run) for run in runs]
+        con.execute(f'CREATE OR REPLACE {"TEMP " if in_temp else ""}{kind} "{q.name}" AS {text}', runs[0])
+        for run in runs[1:]:
+            con.execute(f'INSERT INTO "{q.name}" {text}', run)
         created.append(q.name)
     return created
 

@@ -1,13 +1,17 @@
 -- name: cov_baseline
 -- grain: pupil (spring census of the baseline year, main registration)
 -- params: $baseline_year
--- depends: stg_census, stg_ks2, stg_absence, cov_la_bands
+-- depends: stg_census, stg_ks2, stg_absence, stg_fsm_history, cov_la_bands
 -- Pre-treatment characteristics at the baseline census. EAL: first language other than English
 -- (OTH/OTB = 1, ENG/ENB = 0, else null). IDACI decile among the baseline pupils, 1 = most
 -- deprived tenth (ceil(10 x cume_dist) over descending score; ties share a decile). Prior-year
 -- absence: overall absence rate in the academic year before the baseline (null where nothing was
 -- possible, or where over 420 sessions were possible, as in the panel); stg_absence is filtered to
--- that one year so that only its absence records are summed.
+-- that one year so that only its absence records are summed. Both years are also selected by
+-- the opening text of their labels (label_start), a filter that reaches the parquet statistics,
+-- so that only the two years' census and absence files are read. FSM history: the number of spring
+-- censuses from five years before the baseline to the baseline (six at most) at which the pupil was
+-- recorded FSM-eligible (0 when none; years before the first extract count as not eligible).
 WITH base AS (
     SELECT
         s.*,
@@ -15,12 +19,19 @@ WITH base AS (
             CAST(CEIL(10 * CUME_DIST() OVER (PARTITION BY s.idaci_score IS NULL ORDER BY s.idaci_score DESC)) AS INTEGER)
         END AS idaci_decile
     FROM stg_census AS s
-    WHERE s.academic_year = $baseline_year
+    WHERE s.academic_year = $baseline_year AND s.label_start = CAST($baseline_year - 1 AS VARCHAR)
 ),
 prior_absence AS (
     SELECT pupil_id, overall_absence / NULLIF(CAST(sessions_possible AS DOUBLE), 0) AS overall_absence_rate
     FROM stg_absence
-    WHERE academic_year = $baseline_year - 1 AND sessions_possible <= 420
+    WHERE academic_year = $baseline_year - 1 AND label_start = CAST($baseline_year - 2 AS VARCHAR)
+      AND sessions_possible <= 420
+),
+fsm_history AS (
+    SELECT pupil_id, CAST(COUNT(DISTINCT academic_year) AS INTEGER) AS fsm_history_years
+    FROM stg_fsm_history
+    WHERE census_term = 'SPR' AND academic_year BETWEEN $baseline_year - 5 AND $baseline_year
+    GROUP BY pupil_id
 )
 SELECT
     b.pupil_id,
@@ -40,6 +51,7 @@ SELECT
     b.school_id,
     a.overall_absence_rate AS prior_absence_rate,
     CASE WHEN a.overall_absence_rate IS NULL THEN 1 ELSE 0 END AS prior_absence_missing,
+    COALESCE(f.fsm_history_years, 0) AS fsm_history_years,
     l.la_cwsw_count,
     l.la_cwsw_rate,
     l.la_band_number,
@@ -49,5 +61,7 @@ LEFT JOIN stg_ks2 AS k
     ON k.pupil_id = b.pupil_id
 LEFT JOIN prior_absence AS a
     ON a.pupil_id = b.pupil_id
+LEFT JOIN fsm_history AS f
+    ON f.pupil_id = b.pupil_id
 LEFT JOIN cov_la_bands AS l
     ON l.la = b.la

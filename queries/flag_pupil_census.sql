@@ -1,37 +1,50 @@
 -- name: flag_pupil_census
 -- grain: pupil x census year (spring census, main registration)
--- params: $census_years, $definition
--- depends: stg_census, stg_census_dates, flag_social_care, flag_fsm
+-- params: $census_years, $census_label_starts, $definition
+-- depends: stg_census, stg_census_dates, flag_social_care, flag_fsm, stg_absence_enrolment
 -- materialise: inline
 -- Flags per definitions.md. The window length L is the $lookback_years of flag_social_care; the
 -- columns are named ever_* here and labelled ever{L}_* by the Python entry points.
 -- $definition 'episode' counts CIN episodes, 'plan' counts CIN plans instead; both variants of
 -- ever_cwsw are kept so that runs can report how much they differ. fsm_eligible and sen_provision
--- are the census's current-year values (FSMeligible, SEN provision N/K/E).
--- Inline: the grid is stored once, as cohort_pupil_census, which reads this model as a CTE.
-WITH flags AS (
-    -- the two sparse flag tables stacked and folded to one row per pupil x year, so that the
-    -- census grid is probed once
+-- are the census's current-year values (FSMeligible, SEN provision N/K/E) of the main registration.
+-- sessions_possible and the overall, authorised and unauthorised absence are the year's sessions
+-- summed over the pupil's enrolments (null where the pupil has no absence record that year).
+-- The census grid (the main registration of each pupil-year, stg_census) takes its flags and
+-- absence sums by one equality join: the two sparse flag tables and the year's absence
+-- enrolments are stacked and folded to one row per pupil x year first. The social-care flags
+-- travel as bits of one integer (1 CIN episode, 2 CIN plan, 4 CPP, 8 CLA, then x16 for the
+-- current ones, 256 derived Ever6 FSM), combined by BIT_OR. Inline: the grid is stored once, as
+-- cohort_pupil_year, built a year at a time; $census_label_starts (the opening texts of the
+-- years' labels, '2021' for 2022) reach the census and absence scans, so that one year's pass
+-- reads that year's files.
+WITH stacked AS (
+    SELECT pupil_id, census_year,
+           ever_cin_episode + 2 * ever_cin_plan + 4 * ever_cpp + 8 * ever_cla + 16 * current_cin_episode
+               + 32 * current_cin_plan + 64 * current_cpp + 128 * current_cla AS flags,
+           NULL AS sessions_possible, NULL AS overall_absence, NULL AS authorised_absence,
+           NULL AS unauthorised_absence
+    FROM flag_social_care
+    WHERE ARRAY_CONTAINS($census_years, census_year)
+    UNION ALL
+    SELECT pupil_id, census_year, 256 * ever6_fsm_derived, NULL, NULL, NULL, NULL
+    FROM flag_fsm
+    WHERE ARRAY_CONTAINS($census_years, census_year)
+    UNION ALL
+    SELECT pupil_id, academic_year, 0, sessions_possible, overall_absence, authorised_absence, unauthorised_absence
+    FROM stg_absence_enrolment
+    WHERE ARRAY_CONTAINS($census_years, academic_year) AND ARRAY_CONTAINS($census_label_starts, label_start)
+),
+folded AS (
     SELECT
         pupil_id,
         census_year,
-        MAX(ever6_fsm_derived) AS ever6_fsm_derived,
-        MAX(ever_cin_episode) AS ever_cin_episode,
-        MAX(ever_cin_plan) AS ever_cin_plan,
-        MAX(ever_cpp) AS ever_cpp,
-        MAX(ever_cla) AS ever_cla,
-        MAX(current_cin_episode) AS current_cin_episode,
-        MAX(current_cin_plan) AS current_cin_plan,
-        MAX(current_cpp) AS current_cpp,
-        MAX(current_cla) AS current_cla
-    FROM (
-        SELECT pupil_id, census_year, 0 AS ever6_fsm_derived, ever_cin_episode, ever_cin_plan, ever_cpp, ever_cla,
-               current_cin_episode, current_cin_plan, current_cpp, current_cla
-        FROM flag_social_care
-        UNION ALL
-        SELECT pupil_id, census_year, ever6_fsm_derived, 0, 0, 0, 0, 0, 0, 0, 0
-        FROM flag_fsm
-    ) AS stacked
+        BIT_OR(flags) AS flags,
+        CAST(SUM(sessions_possible) AS BIGINT) AS sessions_possible,
+        CAST(SUM(overall_absence) AS BIGINT) AS overall_absence,
+        CAST(SUM(authorised_absence) AS BIGINT) AS authorised_absence,
+        CAST(SUM(unauthorised_absence) AS BIGINT) AS unauthorised_absence
+    FROM stacked
     GROUP BY pupil_id, census_year
 ),
 grid AS (
@@ -45,21 +58,25 @@ grid AS (
         s.everfsm_6 AS ever6_fsm_recorded,
         s.fsm_eligible,
         s.sen_provision,
-        COALESCE(f.ever6_fsm_derived, 0) AS ever6_fsm_derived,
-        COALESCE(f.ever_cin_episode, 0) AS ever_cin_episode,
-        COALESCE(f.ever_cin_plan, 0) AS ever_cin_plan,
-        COALESCE(f.ever_cpp, 0) AS ever_cpp,
-        COALESCE(f.ever_cla, 0) AS ever_cla,
-        COALESCE(f.current_cin_episode, 0) AS current_cin_episode,
-        COALESCE(f.current_cin_plan, 0) AS current_cin_plan,
-        COALESCE(f.current_cpp, 0) AS current_cpp,
-        COALESCE(f.current_cla, 0) AS current_cla
+        CAST(MOD(COALESCE(f.flags, 0) // 256, 2) AS INTEGER) AS ever6_fsm_derived,
+        CAST(MOD(COALESCE(f.flags, 0), 2) AS INTEGER) AS ever_cin_episode,
+        CAST(MOD(COALESCE(f.flags, 0) // 2, 2) AS INTEGER) AS ever_cin_plan,
+        CAST(MOD(COALESCE(f.flags, 0) // 4, 2) AS INTEGER) AS ever_cpp,
+        CAST(MOD(COALESCE(f.flags, 0) // 8, 2) AS INTEGER) AS ever_cla,
+        CAST(MOD(COALESCE(f.flags, 0) // 16, 2) AS INTEGER) AS current_cin_episode,
+        CAST(MOD(COALESCE(f.flags, 0) // 32, 2) AS INTEGER) AS current_cin_plan,
+        CAST(MOD(COALESCE(f.flags, 0) // 64, 2) AS INTEGER) AS current_cpp,
+        CAST(MOD(COALESCE(f.flags, 0) // 128, 2) AS INTEGER) AS current_cla,
+        f.sessions_possible,
+        f.overall_absence,
+        f.authorised_absence,
+        f.unauthorised_absence
     FROM stg_census AS s
     JOIN stg_census_dates AS d
         ON d.census_term = 'SPR' AND d.academic_year = s.academic_year
-    LEFT JOIN flags AS f
+    LEFT JOIN folded AS f
         ON f.pupil_id = s.pupil_id AND f.census_year = s.academic_year
-    WHERE ARRAY_CONTAINS($census_years, s.academic_year)
+    WHERE ARRAY_CONTAINS($census_years, s.academic_year) AND ARRAY_CONTAINS($census_label_starts, s.label_start)
 ),
 chosen AS (
     SELECT
@@ -94,5 +111,9 @@ SELECT
     ever6_fsm_recorded,
     ever6_fsm_derived,
     fsm_eligible,
-    sen_provision
+    sen_provision,
+    sessions_possible,
+    overall_absence,
+    authorised_absence,
+    unauthorised_absence
 FROM chosen

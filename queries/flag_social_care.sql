@@ -2,6 +2,7 @@
 -- grain: pupil x census year (pupils with at least one social-care interval overlapping the window)
 -- params: $census_years, $lookback_years, $include_nfa, $include_not_in_need, $exclude_short_breaks
 -- depends: stg_cin, stg_cla, stg_census_dates
+-- compress: yes
 -- Window for census year Y with spring census date c: [c - L years, c] (closed). An interval
 -- [s, e] (e null = open) overlaps it when s <= c and coalesce(e, c) >= c - L years; it is
 -- current when s <= c <= coalesce(e, c). Intervals are joined to the few census dates (one per

@@ -1,12 +1,12 @@
 -- name: out_attendance_panel
 -- grain: pupil x academic year (pupils on the spring census of each cohort year)
 -- params: $keep_excluded, $census_years
--- depends: cohort_pupil_census, stg_absence_enrolment, out_exclusions, stg_exclusions
+-- depends: cohort_pupil_year, out_exclusions, stg_exclusions
 -- Each cohort row (pupil x census year) with that academic year's absence and exclusions, and the
--- census's current-year fsm_eligible and sen_provision. Absence: enrolments are joined to the
--- panel's rows before they are summed, so only panel pupil-years are aggregated. Pupil-years over
--- 420 possible sessions are dropped; absence measures are null where the pupil has no (kept)
--- absence record. Rates are sessions missed / sessions possible (null when nothing was possible).
+-- census's current-year fsm_eligible and sen_provision. Absence: the sessions summed over the
+-- pupil-year's enrolments, stored with the cohort rows (cohort_pupil_year). Pupil-years over 420
+-- possible sessions have no absence measures, as pupils without an absence record; rates are
+-- sessions missed / sessions possible (null when nothing was possible).
 -- Persistent absence: rate >= 0.10; severe: rate >= 0.50 (compared in integers, 10 x missed >=
 -- possible, so that exactly 10% is persistent despite binary floating point). 2019/20 (year 2020)
 -- holds the autumn term only (partial_year); 2020/21 and 2021/22 counted code X sessions as
@@ -16,25 +16,16 @@ WITH exclusion_years AS (
     SELECT DISTINCT academic_year FROM stg_exclusions WHERE ARRAY_CONTAINS($census_years, academic_year)
 ),
 cohort AS (
-    SELECT * FROM cohort_pupil_census
-    WHERE ARRAY_CONTAINS($census_years, census_year) AND ($keep_excluded OR cohort <> 'excluded')
-),
-attendance AS (
-    -- the same rows as `cohort`, read again from the stored table (a second read of one CTE
-    -- would make DuckDB store it)
+    -- absence sums are kept only where at most 420 sessions were possible
     SELECT
-        e.pupil_id,
-        e.academic_year,
-        CAST(SUM(e.sessions_possible) AS BIGINT) AS sessions_possible,
-        CAST(SUM(e.overall_absence) AS BIGINT) AS overall_absence,
-        CAST(SUM(e.authorised_absence) AS BIGINT) AS authorised_absence,
-        CAST(SUM(e.unauthorised_absence) AS BIGINT) AS unauthorised_absence
-    FROM stg_absence_enrolment AS e
-    JOIN cohort_pupil_census AS k
-        ON k.pupil_id = e.pupil_id AND k.census_year = e.academic_year
-    WHERE ARRAY_CONTAINS($census_years, k.census_year) AND ($keep_excluded OR k.cohort <> 'excluded')
-    GROUP BY e.pupil_id, e.academic_year
-    HAVING SUM(e.sessions_possible) <= 420
+        pupil_id, census_year, la, school_id, nc_year, cohort, treated, exclusion_reason, ever_cin, ever_cpp,
+        ever_cla, ever_cwsw, current_cwsw, highest_level, ever6_fsm, fsm_eligible, sen_provision,
+        CASE WHEN sessions_possible <= 420 THEN sessions_possible END AS sessions_possible,
+        CASE WHEN sessions_possible <= 420 THEN overall_absence END AS overall_absence,
+        CASE WHEN sessions_possible <= 420 THEN authorised_absence END AS authorised_absence,
+        CASE WHEN sessions_possible <= 420 THEN unauthorised_absence END AS unauthorised_absence
+    FROM cohort_pupil_year
+    WHERE ARRAY_CONTAINS($census_years, census_year) AND ($keep_excluded OR cohort <> 'excluded')
 ),
 exclusion_counts AS (
     SELECT * FROM out_exclusions WHERE ARRAY_CONTAINS($census_years, academic_year)
@@ -57,18 +48,18 @@ SELECT
     c.ever6_fsm,
     c.fsm_eligible,
     c.sen_provision,
-    a.sessions_possible,
-    a.overall_absence,
-    a.authorised_absence,
-    a.unauthorised_absence,
-    a.overall_absence / NULLIF(CAST(a.sessions_possible AS DOUBLE), 0) AS overall_absence_rate,
-    a.authorised_absence / NULLIF(CAST(a.sessions_possible AS DOUBLE), 0) AS authorised_absence_rate,
-    a.unauthorised_absence / NULLIF(CAST(a.sessions_possible AS DOUBLE), 0) AS unauthorised_absence_rate,
-    CASE WHEN a.sessions_possible > 0 THEN
-        CASE WHEN 10 * a.overall_absence >= a.sessions_possible THEN 1 ELSE 0 END
+    c.sessions_possible,
+    c.overall_absence,
+    c.authorised_absence,
+    c.unauthorised_absence,
+    c.overall_absence / NULLIF(CAST(c.sessions_possible AS DOUBLE), 0) AS overall_absence_rate,
+    c.authorised_absence / NULLIF(CAST(c.sessions_possible AS DOUBLE), 0) AS authorised_absence_rate,
+    c.unauthorised_absence / NULLIF(CAST(c.sessions_possible AS DOUBLE), 0) AS unauthorised_absence_rate,
+    CASE WHEN c.sessions_possible > 0 THEN
+        CASE WHEN 10 * c.overall_absence >= c.sessions_possible THEN 1 ELSE 0 END
     END AS persistent_absence,
-    CASE WHEN a.sessions_possible > 0 THEN
-        CASE WHEN 2 * a.overall_absence >= a.sessions_possible THEN 1 ELSE 0 END
+    CASE WHEN c.sessions_possible > 0 THEN
+        CASE WHEN 2 * c.overall_absence >= c.sessions_possible THEN 1 ELSE 0 END
     END AS severe_absence,
     CASE WHEN c.census_year = 2020 THEN 1 ELSE 0 END AS partial_year,
     CASE WHEN c.census_year IN (2021, 2022) THEN 1 ELSE 0 END AS code_x_year,
@@ -77,8 +68,6 @@ SELECT
     CASE WHEN y.academic_year IS NULL THEN NULL ELSE COALESCE(e.suspension_sessions, 0) END AS suspension_sessions,
     CASE WHEN y.academic_year IS NULL THEN NULL ELSE COALESCE(e.permanent_exclusion, 0) END AS permanent_exclusion
 FROM cohort AS c
-LEFT JOIN attendance AS a
-    ON a.pupil_id = c.pupil_id AND a.academic_year = c.census_year
 LEFT JOIN exclusion_counts AS e
     ON e.pupil_id = c.pupil_id AND e.academic_year = c.census_year
 LEFT JOIN exclusion_years AS y

@@ -41,10 +41,16 @@ def test_baseline_covariates():
 
     con = connect(
         spring_census=[
-            census("A", 2020, Gender="G", SENprovision="S", FirstLanguage="OTB", IDACIScore_15=0.9, MonthOfBirth=9, NCyearActual="9"),
+            census("A", 2020, Gender="G", SENprovision="S", FirstLanguage="OTB", IDACIScore_15=0.9, MonthOfBirth=9, NCyearActual="9",
+                   FSMeligible=1),
             census("B", 2020, Gender="M", SENprovision="A", FirstLanguage="ENG", IDACIScore_15=0.1),
             census("C", 2020, Gender="F", SENprovision="N", FirstLanguage="UNCL", IDACIScore_15=None),
+            # FSM history of A: spring 2014 is six years before the 2020 baseline (outside), 2015 and 2018
+            # inside; B eligible only after the baseline
+            census("A", 2014, FSMeligible=1), census("A", 2015, FSMeligible=1), census("A", 2016, FSMeligible=0),
+            census("A", 2018, FSMeligible=1), census("B", 2021, FSMeligible=1),
         ],
+        autumn_census=[census("A", 2017, FSMeligible=1)],  # an autumn census is not a spring census
         ks2=[ks2("A", 105, None), ks2("B", 98, 101)],
         absence=[{"PupilMatchingRefAnonymous": "A", "AcademicYear": year_label(2019), "LA": 201, "LAESTAB": 2012001,
                   "SessionsPossible_Autumn": 200, "OverallAbsence_Autumn": 30, "AuthorisedAbsence_Autumn": 30,
@@ -61,6 +67,7 @@ def test_baseline_covariates():
     assert (c["ks2_read_missing"], c["ks2_mat_missing"]) == (1, 1)
     assert a["prior_absence_rate"] == pytest.approx(30 / 200) and a["prior_absence_missing"] == 0
     assert b["prior_absence_rate"] is None and b["prior_absence_missing"] == 1
+    assert (a["fsm_history_years"], b["fsm_history_years"], c["fsm_history_years"]) == (3, 0, 0)
     # LA 201 at 2020: 1 CWSW (A) of 3 pupils -> rate 3333.3 per 10k: small by number, large by rate
     assert (a["la_cwsw_count"], a["la_band_number"], a["la_band_rate"]) == (1, "small", "large")
     assert a["la_cwsw_rate"] == pytest.approx(10000 / 3)

@@ -42,9 +42,11 @@ def test_run_query_names_missing_and_unknown_params():
 def test_build_requires_the_union_of_declared_params():
     con = connect()
     assert sql.declared_params(["flag_pupil_census"]) == (
-        "census_years", "definition", "exclude_short_breaks", "include_nfa", "include_not_in_need", "lookback_years")
+        "census_label_starts", "census_years", "definition", "exclude_short_breaks", "include_nfa",
+        "include_not_in_need", "lookback_years")
     with pytest.raises(ParameterError, match=r"missing \$definition"):
-        sql.build(con, ["flag_pupil_census"], {"census_years": [2023], "lookback_years": 6, "include_nfa": False,
+        sql.build(con, ["flag_pupil_census"], {"census_years": [2023], "census_label_starts": ["2022"],
+                                               "lookback_years": 6, "include_nfa": False,
                                                "include_not_in_need": False, "exclude_short_breaks": True})
 
 
@@ -59,6 +61,8 @@ def test_malformed_query_files_are_rejected(tmp_path, monkeypatch):
     (tmp_path / "bad_params.sql").write_text(
         "-- name: bad_params\n-- grain: x\n-- params: $a\n-- depends: none\nSELECT $a, $b\n")
     (tmp_path / "bad_header.sql").write_text("-- name: other\n-- grain: x\n-- params: none\n-- depends: none\nSELECT 1\n")
+    (tmp_path / "bad_yearly.sql").write_text(
+        "-- name: bad_yearly\n-- grain: x\n-- params: none\n-- depends: none\n-- materialise: view\n-- yearly: yes\nSELECT 1\n")
     monkeypatch.setattr(sql, "query_dirs", lambda: (tmp_path,))
     sql.load_query.cache_clear()
     try:
@@ -66,6 +70,8 @@ def test_malformed_query_files_are_rejected(tmp_path, monkeypatch):
             sql.load_query("bad_params")
         with pytest.raises(sql.QueryDefinitionError, match="differs from the file name"):
             sql.load_query("bad_header")
+        with pytest.raises(sql.QueryDefinitionError, match="yearly must be yes or no, and yes only for a table"):
+            sql.load_query("bad_yearly")
     finally:
         sql.load_query.cache_clear()
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import polars as pl
 import pytest
 
 from impact import cohorts, sql
@@ -45,7 +46,9 @@ def test_cin_interval_keeps_latest_values_and_counts_returns():
 def test_views_and_tables_follow_the_header_and_can_swap():
     con = connect()
     assert sql.load_query("stg_census").materialise == "view"
-    assert sql.load_query("cohort_pupil_census").materialise == "table"
+    assert sql.load_query("cohort_pupil_year").materialise == "table"
+    assert sql.load_query("cohort_pupil_year").yearly
+    assert sql.load_query("cohort_pupil_census").materialise == "view"
     assert sql.load_query("flag_pupil_census").materialise == "inline"
     con.execute('CREATE TEMP TABLE "stg_census_dates" AS SELECT 1 AS stale')  # a table where a table goes
     con.execute('CREATE TEMP TABLE "stg_cin" AS SELECT 1 AS stale')
@@ -93,14 +96,45 @@ def test_connect_stores_models_compressed_in_its_own_file_and_replaces_stale_one
     con = cohorts.connect(tmp_path / "spill")
     con.register("spring_census", table("spring_census", [census("A", 2023, EVERFSM_6=1), census("B", 2023)]))
     cohorts.register_missing_tables(con)
-    con.execute('CREATE TEMP TABLE "cohort_pupil_census" AS SELECT 1 AS stale')  # would shadow a stored table
+    con.execute('CREATE TEMP TABLE "cohort_pupil_year" AS SELECT 1 AS stale')  # would shadow a stored table
     frame = cohorts.attendance_panel(con, years=[2023])
     assert frame["pupil_id"].to_list() == ["A"]  # B: not FSM, not CWSW -> excluded
-    stored = con.sql("SELECT database_name, temporary FROM duckdb_tables() WHERE table_name = 'cohort_pupil_census'").fetchall()
+    stored = con.sql("SELECT database_name, temporary FROM duckdb_tables() WHERE table_name = 'cohort_pupil_year'").fetchall()
     assert stored == [("impact-models", False)]
     assert (tmp_path / "spill" / cohorts.MODELS_FILE).is_file()
     con.close()
     # any other connection gets TEMP tables: nothing is written to the caller's database
     other = connect(spring_census=[census("A", 2023, EVERFSM_6=1)])
     cohorts.attendance_panel(other, years=[2023])
-    assert other.sql("SELECT temporary FROM duckdb_tables() WHERE table_name = 'cohort_pupil_census'").fetchall() == [(True,)]
+    assert other.sql("SELECT temporary FROM duckdb_tables() WHERE table_name = 'cohort_pupil_year'").fetchall() == [(True,)]
+
+
+def _two_year_extract(label) -> dict:
+    """Census, absence and CIN rows over 2022-2024 with AcademicYear labels written by `label`."""
+    rows = [census(p, y, FSMeligible=int(p == "B" and y == 2022)) for p in ("A", "B", "C") for y in (2022, 2023, 2024)]
+    rows += [census("C", 2023, EnrolStatus="S", LAESTAB=2012002)]  # dual registration: C row kept
+    absence = [{"PupilMatchingRefAnonymous": p, "LAESTAB": 2012001, "SessionsPossible_Autumn": 100 + y - 2022,
+                "OverallAbsence_Autumn": 3} for p in ("A", "B") for y in (2023, 2024)]
+    for r, y in zip(absence, (2023, 2024) * 2):
+        r["AcademicYear"] = label(y)
+    for r in rows:
+        r["AcademicYear"] = label(int(r["AcademicYear"][-4:]))
+    return {"spring_census": rows, "absence": absence, "cin": [cin("A", "K1", 2023, "2022-10-01")]}
+
+
+def test_year_at_a_time_build_equals_one_pass_and_reads_short_labels():
+    # The stored grid is built one census year per pass (filtered on the label's opening text);
+    # 'YYYY/YY' labels are read as 'YYYY/YYYY' ones. One pass over the three years gives the same rows.
+    long_labels = _two_year_extract(lambda y: f"{y - 1}/{y}")
+    short_labels = _two_year_extract(lambda y: f"{y - 1}/{str(y)[2:]}")
+    options = {"years": [2022, 2023, 2024], "comparison": "not_cwsw"}
+    yearly = cohorts.attendance_panel(connect(**long_labels), **options).sort("pupil_id", "academic_year")
+    assert yearly.height == 9 and yearly["ever6_cwsw"].sum() == 2  # A at 2023 and 2024
+    assert yearly.filter(pl.col("pupil_id") == "A")["sessions_possible"].to_list() == [None, 101, 102]
+    assert cohorts.attendance_panel(connect(**short_labels), **options).sort("pupil_id", "academic_year").equals(yearly)
+    con = connect(**long_labels)
+    opts = cohorts.CohortOptions.checked("test", **options)
+    deps = sql.prerequisites(["out_attendance_panel"])
+    sql.build(con, deps, opts.sql_params(deps))  # one pass: no `passes`
+    one_pass = opts.label(sql.run_query(con, "out_attendance_panel", opts.sql_params(["out_attendance_panel"], own=True)))
+    assert one_pass.sort("pupil_id", "academic_year").equals(yearly)
