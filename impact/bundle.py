@@ -140,7 +140,7 @@ def _report(
     sections.extend(figure_sections)
     footer = {
         "spec": spec.name, "seed": spec.seed, "impact": result.manifest["impact_version"],
-        "timestamp": result.manifest["timestamp"],
+        "timestamp": result.manifest["timestamp"], "estimated from": result.manifest["estimated_from"],
         "disclosure": ", ".join(f"{k}: {v.status}" for k, v in checked.items()),
     }
     return ReportContext(spec.title or spec.name, spec.question, tuple(sections), tuple(caveats), footer)

@@ -4,17 +4,22 @@ spec -> data (synthetic or extracts) -> validation -> cohort panel (DuckDB SQL) 
 (optional) -> estimators -> disclosure control -> bundle (tables, figures, report, manifest,
 disclosure.json, run log), written atomically. `run()` returns the released tables in memory
 as well, so research code gets what the CLI writes.
+
+With `engine: spark` and `spark: {collect: statistics}` the panel stays in Spark: the DiD and
+event-study estimates come from sums computed there (impact.spark.did_statistics) and only those
+sums and the counts of the released tables reach the driver; disclosure and outputs are shared.
 """
 from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from . import __version__
@@ -117,25 +122,25 @@ def _execute(spec: Spec, data: str | Path | None, bundle: Path | None, say: Prog
     notes: list[str] = []
     log.info("run %s: impact %s, seed %d", spec.name, __version__, spec.seed)
     check_spec_columns(spec)  # before any data is generated or read: a misspelt column fails in a second
-    with tempfile.TemporaryDirectory(prefix="impact-run-") as work:
-        panel, key, hit = _cohort_stage(spec, data, Path(work), cache, timer, say)
-    frame, attr, truth = panel.frame, panel.attrition, panel.truth
-    with timer.stage("design"):
-        weights, balance, overlap = _design(spec, frame, say, notes)
-    with timer.stage("estimate"):
-        estimates, event_rows, pretrends = _estimate(spec, frame, weights, truth, say, notes)
+    if spec.spark.collect == "statistics":
+        found = _analyse_in_spark(spec, data, cache, timer, say, notes)
+    else:
+        found = _analyse_frame(spec, data, cache, timer, say, notes)
+    truth = found.truth
     with timer.stage("disclosure"):
         say("applying disclosure control")
         config = _disclosure_config(spec)
-        checked = _check_outputs(spec, frame, attr, estimates, event_rows, pretrends, balance, config, overlap)
+        checked = _check_outputs(spec, found.sizes, found.attrition, found.estimates, found.event_rows,
+                                 found.pretrends, found.balance, config, found.overlap)
         for c in checked.values():
             log.info("output %s: %s", c.name, c.status)
     manifest = {
         "impact_version": __version__,
         "spec": spec.model_dump(mode="json"),
         "seed": spec.seed,
-        "inputs": panel.inputs,
-        "cohort_cache": None if key is None else {"key": key, "hit": hit},
+        "inputs": found.inputs,
+        "cohort_cache": found.cache,
+        "estimated_from": ESTIMATED_FROM[spec.spark.collect],
         "software": software_versions(),
         "timings": timer.to_list(),
         "peak_rss_mb": round(peak_rss_mb(), 1),
@@ -156,6 +161,103 @@ def _execute(spec: Spec, data: str | Path | None, bundle: Path | None, say: Prog
 
 # --- stages ------------------------------------------------------------------------------
 
+#: `spark.collect` -> what the estimators ran on, as the manifest says it.
+ESTIMATED_FROM = {
+    "frame": "the analysis frame on the driver",
+    "statistics": "sums computed in Spark (no pupil rows collected)",
+}
+
+
+@dataclass
+class _Analysed:
+    """What the cohort, design and estimate stages hand to disclosure control and the manifest."""
+
+    sizes: pl.DataFrame  # rows of the analysis panel by year (x cohort)
+    attrition: pl.DataFrame
+    estimates: pl.DataFrame
+    event_rows: pl.DataFrame
+    pretrends: pl.DataFrame
+    truth: dict | None
+    inputs: list[dict[str, Any]]
+    cache: dict[str, Any] | None = None
+    balance: pl.DataFrame | None = None
+    overlap: Any = None
+
+
+def _analyse_frame(spec: Spec, data: str | Path | None, cache: str | Path | None, timer: StageTimer, say: Progress,
+                   notes: list[str]) -> _Analysed:
+    """`collect: frame`: the panel on the driver (built, or from the cache), then design and estimators on it."""
+    with tempfile.TemporaryDirectory(prefix="impact-run-") as work:
+        panel, key, hit = _cohort_stage(spec, data, Path(work), cache, timer, say)
+    frame = panel.frame
+    with timer.stage("design"):
+        weights, balance, overlap = _design(spec, frame, say, notes)
+    with timer.stage("estimate"):
+        estimates, event_rows, pretrends = _estimate(spec, frame, weights, panel.truth, say, notes)
+    sizes = frame.group_by(*(c for c in ("year", "cohort") if c in frame.columns)).len()
+    return _Analysed(sizes, panel.attrition, estimates, event_rows, pretrends, panel.truth, panel.inputs,
+                     None if key is None else {"key": key, "hit": hit}, balance, overlap)
+
+
+def _analyse_in_spark(spec: Spec, data: str | Path | None, cache: str | Path | None, timer: StageTimer,
+                      say: Progress, notes: list[str]) -> _Analysed:
+    """`collect: statistics`: the panel built and kept in Spark, the estimators run from sums computed
+    there; only those sums, the cohort sizes and the attrition counts are collected."""
+    from . import spark as engine
+
+    log = get_logger()
+    if cache is not None:
+        log.info("cohort cache not used: with spark.collect 'statistics' the panel stays in Spark")
+    with tempfile.TemporaryDirectory(prefix="impact-run-") as work:
+        with timer.stage("data"):
+            data_dir, truth, inputs = _data_source(spec, data, Path(work), say)
+        if data_dir is not None:
+            _validate(spec, data_dir, timer, say)
+        with engine.open_session(None, "impact run") as session:
+            with timer.stage("cohort"):
+                say(f"building the {spec.panel} panel in Spark (kept there: spark.collect statistics)")
+                engine.register_extracts(session, data_dir if data_dir is not None else spec.data.tables,
+                                         mapping=spec.data.mapping)
+                engine.register_missing_tables(session)
+                table = PANELS[spec.panel][0]
+                with engine.cohort_views(session, tables=[table, "covariates", "attrition"],
+                                         **_cohort_options(spec)) as views:
+                    frame = _spark_analysis_frame(spec, views[table], views["covariates"])
+                    if data_dir is not None:
+                        frame = _spark_individual_effects(spec.panel, frame, data_dir)
+                    # computed once and cut from the cohort SQL's plan (else each of the estimators' Spark jobs
+                    # re-plans the whole SQL: 4x slower); the cohort models are then dropped
+                    frame = frame.localCheckpoint()
+                    attr = engine.collect(views["attrition"])
+                sizes = engine.collect(frame.groupBy("year", "cohort").count())
+                sizes = sizes.select("year", "cohort", pl.col("count").cast(pl.get_index_type()).alias("len"))
+                log.info("panel %s (spark, kept in Spark): %d rows", spec.panel, sizes["len"].sum())
+            with timer.stage("estimate"):
+                estimates, event_rows, pretrends = _estimate_in_spark(spec, frame, truth, say, notes)
+    notes.append(f"estimated from {ESTIMATED_FROM['statistics']}: impact.spark.did_statistics / event_study_statistics")
+    return _Analysed(sizes, attr, estimates, event_rows, pretrends, truth, inputs)
+
+
+def _data_source(spec: Spec, data: str | Path | None, work: Path,
+                 say: Progress) -> tuple[Path | None, dict | None, list[dict[str, Any]]]:
+    """The extract directory (None: catalog tables on Spark), the planted truth, and the input fingerprints."""
+    if data is None and spec.data.tables is not None:
+        return None, None, [{"tables": spec.data.tables}]
+    data_dir, truth = _resolve_data(spec, data, work, say)
+    return data_dir, truth, fingerprint_inputs(p for p in data_dir.rglob("*.parquet"))
+
+
+def _validate(spec: Spec, data_dir: Path, timer: StageTimer, say: Progress) -> None:
+    """Check the extracts against the table contracts; DataError naming the first problems."""
+    log = get_logger()
+    with timer.stage("validate"):
+        say("checking extracts against the table contracts")
+        report = check_extracts(data_dir, mapping=spec.data.mapping)
+        log.info("validation: %d error(s), %d warning(s)", len(report.errors), len(report.warnings))
+        if not report.ok:
+            first = "; ".join(p.message for p in report.errors[:3])
+            raise DataError(f"{data_dir}: extracts fail their contracts ({len(report.errors)} error(s)): {first}")
+
 
 def _cohort_stage(spec: Spec, data: str | Path | None, work: Path, cache: str | Path | None, timer: StageTimer,
                   say: Progress) -> tuple[CachedPanel, str | None, bool]:
@@ -166,15 +268,11 @@ def _cohort_stage(spec: Spec, data: str | Path | None, work: Path, cache: str | 
     panel = load_cached(cache, key) if key is not None else None
     if panel is None:
         with timer.stage("data"):
-            if data is None and spec.data.tables is not None:
-                # catalog tables (engine spark): no files to fingerprint, so nothing is cached either
-                data_dir, truth, inputs = None, None, [{"tables": spec.data.tables}]
-                if cache is not None:
-                    log.info("cohort cache not used: catalog tables cannot be fingerprinted")
-                    cache = None
-            else:
-                data_dir, truth = _resolve_data(spec, data, work, say)
-                inputs = fingerprint_inputs(p for p in data_dir.rglob("*.parquet"))
+            data_dir, truth, inputs = _data_source(spec, data, work, say)
+        if data_dir is None and cache is not None:
+            # catalog tables (engine spark): no files to fingerprint, so nothing is cached either
+            log.info("cohort cache not used: catalog tables cannot be fingerprinted")
+            cache = None
         if cache is not None and key is None:
             key = panel_key(spec, inputs)
             panel = load_cached(cache, key)
@@ -183,13 +281,7 @@ def _cohort_stage(spec: Spec, data: str | Path | None, work: Path, cache: str | 
         log.info("cohort panel from the cache (key %s): %d rows", key, panel.frame.height)
         return panel, key, True
     if data_dir is not None:
-        with timer.stage("validate"):
-            say("checking extracts against the table contracts")
-            report = check_extracts(data_dir, mapping=spec.data.mapping)
-            log.info("validation: %d error(s), %d warning(s)", len(report.errors), len(report.warnings))
-            if not report.ok:
-                first = "; ".join(p.message for p in report.errors[:3])
-                raise DataError(f"{data_dir}: extracts fail their contracts ({len(report.errors)} error(s)): {first}")
+        _validate(spec, data_dir, timer, say)
     with timer.stage("cohort"):
         say(f"building the {spec.panel} panel ({spec.engine})")
         frame, attr = _build_panel(spec, data_dir, work)
@@ -232,6 +324,18 @@ EFFECT_FILES = {
 TAU = "_tau_"
 
 
+def _effects_file(panel: str, data_dir: Path) -> tuple[Path, list[str], str] | None:
+    """The generator's file of individual effects for `panel`, its unit keys and its year column; None: real data."""
+    name, keys, year = EFFECT_FILES[panel]
+    path = data_dir / "ground_truth" / name
+    return (path, keys, year) if path.is_file() else None
+
+
+def _effect_outcomes(effects_columns: list[str], keys: list[str], year: str, frame_columns: list[str]) -> list[str]:
+    """The outcomes with individual effects that the panel has."""
+    return [c for c in effects_columns if c not in (*keys, year) and c in frame_columns]
+
+
 def _with_individual_effects(panel: str, frame: pl.DataFrame, data_dir: Path) -> pl.DataFrame:
     """Join the generator's individual effects as `_tau_<outcome>` (0 for untreated rows); real data: unchanged.
 
@@ -239,20 +343,44 @@ def _with_individual_effects(panel: str, frame: pl.DataFrame, data_dir: Path) ->
     (estimators are linear in the outcome given their weights), so each estimate is reported beside
     the truth of its own estimand, not an average over units it gives no weight.
     """
-    name, keys, year = EFFECT_FILES[panel]
-    path = data_dir / "ground_truth" / name
-    if not path.is_file():
+    found = _effects_file(panel, data_dir)
+    if found is None:
         return frame
+    path, keys, year = found
     effects = pl.read_parquet(path)
-    outcomes = [c for c in effects.columns if c not in (*keys, year) and c in frame.columns]
+    outcomes = _effect_outcomes(effects.columns, keys, year, frame.columns)
     effects = effects.select(
         *[pl.col(k).cast(frame.schema[k]) for k in keys], pl.col(year).cast(frame.schema["year"]).alias("year"),
         *[pl.col(o).cast(pl.Float64).alias(TAU + o) for o in outcomes],
     )
     joined = frame.join(effects, on=[*keys, "year"], how="left", maintain_order="left")
     if joined.height != frame.height:
-        raise DataError(f"{path}: more than one individual effect per {'/'.join(keys)} and year")
+        raise DataError(_duplicate_effects(path, keys))
     return joined.with_columns(pl.col(TAU + o).fill_null(0.0) for o in outcomes)
+
+
+def _duplicate_effects(path: Path, keys: list[str]) -> str:
+    return f"{path}: more than one individual effect per {'/'.join(keys)} and year"
+
+
+def _spark_individual_effects(panel: str, frame: Any, data_dir: Path) -> Any:
+    """`_with_individual_effects` on a Spark DataFrame: the effects read and joined in Spark."""
+    from pyspark.sql import functions as F
+
+    found = _effects_file(panel, data_dir)
+    if found is None:
+        return frame
+    path, keys, year = found
+    effects = frame.sparkSession.read.parquet(str(path))
+    outcomes = _effect_outcomes(effects.columns, keys, year, frame.columns)
+    types = {f.name: f.dataType for f in frame.schema.fields}
+    effects = effects.select(
+        *[F.col(k).cast(types[k]).alias(k) for k in keys], F.col(year).cast(types["year"]).alias("year"),
+        *[F.col(o).cast("double").alias(TAU + o) for o in outcomes],
+    )
+    if not effects.groupBy(*keys, "year").count().filter(F.col("count") > 1).isEmpty():
+        raise DataError(_duplicate_effects(path, keys))
+    return frame.join(effects, on=[*keys, "year"], how="left").fillna(0.0, subset=[TAU + o for o in outcomes])
 
 
 def _resolve_data(spec: Spec, data: str | Path | None, work: Path, say: Progress) -> tuple[Path, dict | None]:
@@ -279,13 +407,12 @@ def _panel(spec: Spec, con: Any, engine: str = "duckdb") -> tuple[pl.DataFrame, 
     `con` is a DuckDB connection, or a SparkSession with the extracts registered (`engine="spark"`);
     either way the panel, covariates and attrition come from one build of the shared models.
     """
-    c = spec.cohort
-    years = range(c.years[0], c.years[1] + 1)
+    options = _cohort_options(spec)
     spark = engine == "spark"
     if spark:
         from . import spark as spark_engine
     if spec.panel == "post16":
-        frame = (spark_engine.post16_panel if spark else post16_panel)(con, years=years)
+        frame = (spark_engine.post16_panel if spark else post16_panel)(con, years=options["years"])
         frame = frame.with_columns(
             year=pl.col("collection_year"),
             child_key=pl.concat_str([pl.col("la").cast(pl.Utf8), pl.col("child_id")], separator=":"),
@@ -295,11 +422,6 @@ def _panel(spec: Spec, con: Any, engine: str = "duckdb") -> tuple[pl.DataFrame, 
         first = frame.filter(pl.col("group") > 0)["group"].min()
         frame = frame.with_columns(first_wave=(pl.col("group") == (first if first is not None else -1)).cast(pl.Int8))
         return frame.sort("child_key", "year"), pl.DataFrame()
-    options = dict(
-        years=years, lookback_years=c.lookback_years, treated=f"ever{c.lookback_years}_cwsw", exclude_cla=c.exclude_cla,
-        current_only=c.treated == "current_cwsw", highest_level=c.highest_level, comparison=c.comparison,
-        include_nfa=c.include_nfa, include_not_in_need=c.include_not_in_need, definition=c.definition,
-    )
     table, time_col, _ = PANELS[spec.panel]
     if spark:
         built = spark_engine.cohort_tables(con, tables=[table, "covariates", "attrition"], **options)
@@ -307,17 +429,54 @@ def _panel(spec: Spec, con: Any, engine: str = "duckdb") -> tuple[pl.DataFrame, 
     else:
         built = build_analysis_tables(con, panel=spec.panel, **options)
         frame, cov, attr = built["panel"], built["covariates"], built["attrition"]
-    frame = frame.rename({time_col: "year"}).filter(pl.col("cohort").is_in(["treated", "comparison"]))
-    if c.year_groups is not None:
-        if "nc_year" not in frame.columns:
-            raise SpecError(f"cohort.year_groups: the {spec.panel} panel has no NC year to filter on; remove year_groups")
-        frame = frame.filter(pl.col("nc_year").is_in(c.year_groups))
-    cov = cov.drop(["la", "school_id", "baseline_year"], strict=False)
+    frame = frame.rename({time_col: "year"}).filter(pl.col("cohort").is_in(COHORTS))
+    groups = _year_groups(spec, frame.columns)
+    if groups is not None:
+        frame = frame.filter(pl.col("nc_year").is_in(groups))
+    cov = cov.drop(COVARIATES_DROPPED, strict=False)
     # SQL and joins return rows in no fixed order; sorting makes every later sum, and so the
     # results, identical from run to run.
     # a baseline covariate the panel also has for each year (sen_provision) keeps a _baseline suffix
     frame = frame.join(cov, on="pupil_id", how="left", suffix="_baseline").sort("pupil_id", "year")
     return frame, attr
+
+
+#: The cohorts an analysis frame keeps, and the covariates' columns it does not take (the panel has its own).
+COHORTS = ["treated", "comparison"]
+COVARIATES_DROPPED = ["la", "school_id", "baseline_year"]
+
+
+def _cohort_options(spec: Spec) -> dict[str, Any]:
+    """The cohort builders' options for the spec's cohort (impact.cohorts.CohortOptions)."""
+    c = spec.cohort
+    return dict(
+        years=range(c.years[0], c.years[1] + 1), lookback_years=c.lookback_years,
+        treated=f"ever{c.lookback_years}_cwsw", exclude_cla=c.exclude_cla, current_only=c.treated == "current_cwsw",
+        highest_level=c.highest_level, comparison=c.comparison, include_nfa=c.include_nfa,
+        include_not_in_need=c.include_not_in_need, definition=c.definition,
+    )
+
+
+def _year_groups(spec: Spec, columns: list[str]) -> list[str] | None:
+    """The NC year groups the frame keeps (None: all); SpecError when the panel has no NC year."""
+    groups = spec.cohort.year_groups
+    if groups is not None and "nc_year" not in columns:
+        raise SpecError(f"cohort.year_groups: the {spec.panel} panel has no NC year to filter on; remove year_groups")
+    return groups
+
+
+def _spark_analysis_frame(spec: Spec, panel: Any, cov: Any) -> Any:
+    """`_panel`'s analysis frame as a lazy Spark DataFrame: `year`, the two cohorts, the year groups kept,
+    the baseline covariates joined (those the panel also has suffixed `_baseline`)."""
+    from pyspark.sql import functions as F
+
+    frame = panel.withColumnRenamed(PANELS[spec.panel][1], "year").filter(F.col("cohort").isin(COHORTS))
+    groups = _year_groups(spec, frame.columns)
+    if groups is not None:
+        frame = frame.filter(F.col("nc_year").isin(groups))
+    cov = cov.drop(*COVARIATES_DROPPED)
+    cov = cov.withColumnsRenamed({c: c + "_baseline" for c in cov.columns if c in frame.columns and c != "pupil_id"})
+    return frame.join(cov, on="pupil_id", how="left")
 
 
 def check_spec_columns(spec: Spec) -> None:
@@ -397,20 +556,45 @@ SUBGROUPS = {
 }
 
 
+#: NC year groups of the primary phase (the `phase` subgroup when the panel has no phase column).
+PRIMARY_NC_YEARS = ["N1", "N2", "R", "1", "2", "3", "4", "5", "6"]
+
+
+def _subgroup_columns(spec: Spec, columns: list[str]) -> Iterator[tuple[str, str, bool]]:
+    """(subgroup, its panel column, whether comparison rows are kept whole); SpecError when the panel lacks it."""
+    for k, name in enumerate(spec.subgroups):
+        column, keep_comparison = SUBGROUPS[name]
+        if column not in columns:
+            raise SpecError(f"subgroups[{k}]: '{name}' needs column '{column}', which the {spec.panel} panel lacks")
+        yield name, column, keep_comparison
+
+
 def _subsets(spec: Spec, frame: pl.DataFrame):
     """(subgroup, level, rows): the whole frame first, then one subset per subgroup level."""
     yield None, None, frame
     if spec.subgroups and "phase" not in frame.columns and "nc_year" in frame.columns:
-        frame = frame.with_columns(phase=pl.when(pl.col("nc_year").is_in(["N1", "N2", "R", "1", "2", "3", "4", "5", "6"]))
+        frame = frame.with_columns(phase=pl.when(pl.col("nc_year").is_in(PRIMARY_NC_YEARS))
                                    .then(pl.lit("primary")).otherwise(pl.lit("secondary")))
-    for k, name in enumerate(spec.subgroups):
-        column, keep_comparison = SUBGROUPS[name]
-        if column not in frame.columns:
-            raise SpecError(f"subgroups[{k}]: '{name}' needs column '{column}', which the {spec.panel} panel lacks")
+    for name, column, keep_comparison in _subgroup_columns(spec, frame.columns):
         for level in sorted(frame.get_column(column).drop_nulls().unique().to_list()):
             chosen = pl.col(column) == level
             rows = frame.filter((chosen | (pl.col("treated") == 0)) if keep_comparison else chosen)
             yield name, str(level), rows
+
+
+def _spark_subsets(spec: Spec, frame: Any):
+    """`_subsets` on a Spark DataFrame: only the levels of each subgroup are collected."""
+    from pyspark.sql import functions as F
+
+    yield None, None, frame
+    if spec.subgroups and "phase" not in frame.columns and "nc_year" in frame.columns:
+        frame = frame.withColumn(
+            "phase", F.when(F.col("nc_year").isin(PRIMARY_NC_YEARS), F.lit("primary")).otherwise(F.lit("secondary"))
+        )
+    for name, column, keep_comparison in _subgroup_columns(spec, frame.columns):
+        for level in sorted(r[0] for r in frame.select(column).dropna().distinct().collect()):
+            chosen = F.col(column) == level
+            yield name, str(level), frame.filter((chosen | (F.col("treated") == 0)) if keep_comparison else chosen)
 
 
 def _estimate(spec: Spec, frame: pl.DataFrame, weights, truth: dict | None, say: Progress, notes: list[str]):
@@ -423,6 +607,11 @@ def _estimate(spec: Spec, frame: pl.DataFrame, weights, truth: dict | None, say:
         rows += r
         events += e
         pretrends += p
+    return _stacked(rows, events, pretrends)
+
+
+def _stacked(rows: list[pl.DataFrame], events: list[pl.DataFrame], pretrends: list[dict[str, Any]]):
+    """The estimates, event-study rows and pre-trend tests of every fit, each as one table."""
     estimates = pl.concat(rows, how="diagonal_relaxed") if rows else pl.DataFrame()
     event_rows = pl.concat(events, how="diagonal_relaxed") if events else pl.DataFrame()
     schema_overrides = {"estimate": pl.Float64, "std_error": pl.Float64}
@@ -430,110 +619,187 @@ def _estimate(spec: Spec, frame: pl.DataFrame, weights, truth: dict | None, say:
     return estimates, event_rows, tests
 
 
-def _estimate_subset(spec, frame, weighted, truth, say, notes, subgroup, level):
-    from .estimate import att_gt, did, event_study, threshold_did, threshold_event_study
-
-    rows, events, pretrends = [], [], []
+def _fits(spec: Spec, subgroup: str | None, level: str | None, say: Progress):
+    """(estimator, its arguments, outcome, label, where) of every fit on one subset, announcing each."""
     where = "" if subgroup is None else f" [{subgroup} = {level}]"
     for k, est in enumerate(spec.estimators):
         body = getattr(est, est.kind)
         for outcome in spec.outcomes:
             say(f"estimator {k + 1}/{len(spec.estimators)} ({est.kind}) on {outcome}{where}")
-            data = frame.filter(pl.col(outcome).is_not_null())
-            w = "design_weight" if weighted else None
             label = {"estimator": est.kind, "estimator_index": k, "outcome": outcome}
             if subgroup is not None:
                 label |= {"subgroup": subgroup, "subgroup_level": level}
-            tau = TAU + outcome if TAU + outcome in data.columns else None
-            no_effect = tau is not None and not (data[tau] != 0).any()  # e.g. a placebo: every truth is 0
-            if est.kind == "did":
-                data = data.filter(~pl.col("year").is_in(body.exclude_years))
-                data = data.with_columns(post=(pl.col("year") >= body.post_from).cast(pl.Int8))
+            yield est, body, outcome, label, where
 
-                def fit_did(y, inference):
-                    return did(
-                        data, y, body.treatment, "post", fixed_effects=body.fixed_effects, covariates=body.covariates,
-                        weights=w, cluster=body.cluster, inference=inference, bootstrap_reps=body.bootstrap_reps,
-                        seed=spec.seed,
-                    )
 
-                threshold = THRESHOLDS.get(outcome) if body.threshold_outcomes == "from_rate" else None
-                if threshold:
-                    res = threshold_did(data, *threshold, body.treatment, "post", fixed_effects=body.fixed_effects,
-                                        covariates=body.covariates, weights=w, cluster=body.cluster,
-                                        inference=body.inference)
-                else:
-                    res = fit_did(outcome, body.inference)
-                if no_effect:
-                    value = 0.0
-                elif tau is not None and threshold:  # its estimand: the mean individual effect of the treated post rows
+def _did_truth(truth: dict | None, panel: str, outcome: str, no_effect: bool, on_effects: Callable[[], float] | None,
+               post_years: Callable[[], list[int]]) -> float | None:
+    """A DiD estimate's truth: 0 where no unit has an effect, its estimand's value from the individual
+    effects where the data carry them, else the generator's realised ATT over the post years."""
+    if no_effect:
+        return 0.0
+    if on_effects is not None:
+        with np.errstate(invalid="ignore"):  # only the estimate is used: a ~0 variance may round below 0
+            return on_effects()
+    return _truth(truth, panel, outcome, post_years())
+
+
+def _event_truth(table: pl.DataFrame, truth: dict | None, panel: str, outcome: str, no_effect: bool,
+                 on_effects: Callable[[], pl.DataFrame] | None) -> pl.DataFrame:
+    """The event-study terms with their truth, by the rule of `_did_truth` (by year for the realised ATT)."""
+    if no_effect:
+        return table.with_columns(truth=pl.lit(0.0))
+    if on_effects is not None:
+        with np.errstate(invalid="ignore"):
+            return on_effects()
+    if truth and "period" in table.columns:
+        return table.with_columns(truth=pl.col("period").map_elements(
+            lambda y: _truth(truth, panel, outcome, [y]), return_dtype=pl.Float64))
+    return table
+
+
+def _estimate_subset(spec, frame, weighted, truth, say, notes, subgroup, level):
+    from .estimate import att_gt, did, event_study, threshold_did, threshold_event_study
+
+    rows, events, pretrends = [], [], []
+    for est, body, outcome, label, where in _fits(spec, subgroup, level, say):
+        data = frame.filter(pl.col(outcome).is_not_null())
+        w = "design_weight" if weighted else None
+        tau = TAU + outcome if TAU + outcome in data.columns else None
+        no_effect = tau is not None and not (data[tau] != 0).any()  # e.g. a placebo: every truth is 0
+        if est.kind == "did":
+            data = data.filter(~pl.col("year").is_in(body.exclude_years))
+            data = data.with_columns(post=(pl.col("year") >= body.post_from).cast(pl.Int8))
+
+            def fit_did(y, inference):
+                return did(
+                    data, y, body.treatment, "post", fixed_effects=body.fixed_effects, covariates=body.covariates,
+                    weights=w, cluster=body.cluster, inference=inference, bootstrap_reps=body.bootstrap_reps,
+                    seed=spec.seed,
+                )
+
+            threshold = THRESHOLDS.get(outcome) if body.threshold_outcomes == "from_rate" else None
+            if threshold:
+                res = threshold_did(data, *threshold, body.treatment, "post", fixed_effects=body.fixed_effects,
+                                    covariates=body.covariates, weights=w, cluster=body.cluster,
+                                    inference=body.inference)
+            else:
+                res = fit_did(outcome, body.inference)
+
+            def did_on_effects():
+                if threshold:  # its estimand: the mean individual effect of the treated post rows
                     treated_post = (pl.col(body.treatment) == 1) & (pl.col("post") == 1)
-                    value = data.filter(treated_post).select(_mean_effect(tau, w)).item()
-                elif tau is not None:  # the same estimator on the individual effects: its estimand's true value
-                    value = fit_did(tau, "cluster" if body.cluster else "robust").estimate
-                else:
-                    value = _truth(truth, spec.panel, outcome, data.filter(pl.col("post") == 1)["year"].unique().to_list())
-                rows.append(_with(res.tidy(), label, value))
-            elif est.kind == "event_study":
-                def fit_es(y):
-                    return event_study(
-                        data, y, "treated", "year", treat_start=body.treat_start, reference=body.reference,
-                        exclude_periods=body.exclude_periods, fixed_effects=body.fixed_effects,
-                        covariates=body.covariates, weights=w, cluster=body.cluster,
-                    )
+                    return data.filter(treated_post).select(_mean_effect(tau, w)).item()
+                # the same estimator on the individual effects: its estimand's true value
+                return fit_did(tau, "cluster" if body.cluster else "robust").estimate
 
-                threshold = THRESHOLDS.get(outcome) if body.threshold_outcomes == "from_rate" else None
-                if threshold:
-                    res = threshold_event_study(
-                        data, *threshold, "treated", "year", treat_start=body.treat_start, reference=body.reference,
-                        exclude_periods=body.exclude_periods, fixed_effects=body.fixed_effects,
-                        covariates=body.covariates, weights=w, cluster=body.cluster,
-                    )
-                else:
-                    res = fit_es(outcome)
-                table = res.tidy()
-                if no_effect:
-                    table = table.with_columns(truth=pl.lit(0.0))
-                elif tau is not None and threshold:  # each period's mean individual effect of the treated rows
+            value = _did_truth(truth, spec.panel, outcome, no_effect, None if tau is None else did_on_effects,
+                               lambda: data.filter(pl.col("post") == 1)["year"].unique().to_list())
+            rows.append(_with(res.tidy(), label, value))
+        elif est.kind == "event_study":
+            def fit_es(y):
+                return event_study(
+                    data, y, "treated", "year", treat_start=body.treat_start, reference=body.reference,
+                    exclude_periods=body.exclude_periods, fixed_effects=body.fixed_effects,
+                    covariates=body.covariates, weights=w, cluster=body.cluster,
+                )
+
+            threshold = THRESHOLDS.get(outcome) if body.threshold_outcomes == "from_rate" else None
+            if threshold:
+                res = threshold_event_study(
+                    data, *threshold, "treated", "year", treat_start=body.treat_start, reference=body.reference,
+                    exclude_periods=body.exclude_periods, fixed_effects=body.fixed_effects,
+                    covariates=body.covariates, weights=w, cluster=body.cluster,
+                )
+            else:
+                res = fit_es(outcome)
+            table = res.tidy()
+
+            def es_on_effects():
+                if threshold:  # each period's mean individual effect of the treated rows
                     by_period = (data.filter(pl.col("treated") == 1).group_by(pl.col("year").alias("period"))
                                  .agg(_mean_effect(tau, w).alias("truth")))
-                    table = table.join(by_period.with_columns(pl.col("period").cast(table.schema["period"])),
-                                       on="period", how="left", maintain_order="left")
-                elif tau is not None:
-                    table = _truth_by_term(table, fit_es(tau).tidy())
-                elif truth and "period" in table.columns:
-                    table = table.with_columns(truth=pl.col("period").map_elements(
-                        lambda y: _truth(truth, spec.panel, outcome, [y]), return_dtype=pl.Float64))
-                events.append(_with(table, label, None))
-                pretrends.append(_pretrend_row(res, label))
+                    return table.join(by_period.with_columns(pl.col("period").cast(table.schema["period"])),
+                                      on="period", how="left", maintain_order="left")
+                return _truth_by_term(table, fit_es(tau).tidy())
+
+            table = _event_truth(table, truth, spec.panel, outcome, no_effect, None if tau is None else es_on_effects)
+            events.append(_with(table, label, None))
+            pretrends.append(_pretrend_row(res, label))
+        else:
+            def fit_gt(y, reps):
+                return att_gt(
+                    data, y, PANELS[spec.panel][2], "year", "group", control=body.control, method=body.method,
+                    covariates=body.covariates, anticipation=body.anticipation, base_period=body.base_period,
+                    panel=body.panel, cluster=body.cluster, bootstrap_reps=reps, seed=spec.seed,
+                )
+
+            res = fit_gt(outcome, body.bootstrap_reps)
+            res_tau = fit_gt(tau, 0) if tau is not None and not no_effect else None
+            treated_years = data.filter((pl.col("group") > 0) & (pl.col("year") >= pl.col("group")))["year"]
+            overall_truth = _truth(truth, spec.panel, outcome, treated_years.unique().to_list())
+            for kind in body.aggregate:
+                table = res.aggregate(kind).tidy()
+                if no_effect:
+                    table = table.with_columns(truth=pl.lit(0.0))
+                elif res_tau is not None:
+                    table = _truth_by_term(table, res_tau.aggregate(kind).tidy())
+                elif overall_truth is not None:
+                    # known: the overall average and every pre-treatment event time (no effect before it)
+                    pre = pl.col("event_time") < 0 if "event_time" in table.columns else pl.lit(False)
+                    table = table.with_columns(
+                        truth=pl.when(pl.col("overall")).then(pl.lit(overall_truth)).when(pre).then(pl.lit(0.0))
+                        .otherwise(None)
+                    )
+                rows.append(_with(table, {**label, "aggregation": kind}, None))
+        notes.extend(f"{est.kind} on {outcome}{where}: {n}" for n in res.notes)
+    return rows, events, pretrends
+
+
+def _estimate_in_spark(spec: Spec, frame: Any, truth: dict | None, say: Progress, notes: list[str]):
+    """`_estimate` on a Spark DataFrame, each fit from sums computed in Spark (did with CR1 errors and the
+    event study: the estimators `spark.collect: statistics` allows); the same tables come back."""
+    from pyspark.sql import functions as F
+
+    from .spark import did_statistics, event_study_statistics
+
+    rows, events, pretrends = [], [], []
+    for subgroup, level, subset in _spark_subsets(spec, frame):
+        for est, body, outcome, label, where in _fits(spec, subgroup, level, say):
+            data = subset.filter(F.col(outcome).isNotNull())
+            tau = TAU + outcome if TAU + outcome in data.columns else None
+            no_effect = tau is not None and data.filter(F.col(tau) != 0).isEmpty()
+            given = dict(covariates=body.covariates, cluster=body.cluster)
+            if est.kind == "did":
+                if body.exclude_years:
+                    data = data.filter(~F.col("year").isin(body.exclude_years))
+                data = data.withColumn("post", (F.col("year") >= body.post_from).cast("tinyint"))
+
+                def fit_did(y):
+                    return did_statistics(data, y, body.treatment, "post", fixed_effects=body.fixed_effects, **given)
+
+                res = fit_did(outcome)
+                value = _did_truth(
+                    truth, spec.panel, outcome, no_effect, None if tau is None else lambda: fit_did(tau).estimate,
+                    lambda: [r[0] for r in data.filter(F.col("post") == 1).select("year").distinct().collect()],
+                )
+                rows.append(_with(res.tidy(), label, value))
             else:
-                def fit_gt(y, reps):
-                    return att_gt(
-                        data, y, PANELS[spec.panel][2], "year", "group", control=body.control, method=body.method,
-                        covariates=body.covariates, anticipation=body.anticipation, base_period=body.base_period,
-                        panel=body.panel, cluster=body.cluster, bootstrap_reps=reps, seed=spec.seed,
+                def fit_es(y):
+                    # event_study's default fixed effects without a unit: the time
+                    return event_study_statistics(
+                        data, y, "treated", "year", treat_start=body.treat_start, reference=body.reference,
+                        exclude_periods=body.exclude_periods, fixed_effects=body.fixed_effects or ["year"], **given,
                     )
 
-                res = fit_gt(outcome, body.bootstrap_reps)
-                res_tau = fit_gt(tau, 0) if tau is not None and not no_effect else None
-                treated_years = data.filter((pl.col("group") > 0) & (pl.col("year") >= pl.col("group")))["year"]
-                overall_truth = _truth(truth, spec.panel, outcome, treated_years.unique().to_list())
-                for kind in body.aggregate:
-                    table = res.aggregate(kind).tidy()
-                    if no_effect:
-                        table = table.with_columns(truth=pl.lit(0.0))
-                    elif res_tau is not None:
-                        table = _truth_by_term(table, res_tau.aggregate(kind).tidy())
-                    elif overall_truth is not None:
-                        # known: the overall average and every pre-treatment event time (no effect before it)
-                        pre = pl.col("event_time") < 0 if "event_time" in table.columns else pl.lit(False)
-                        table = table.with_columns(
-                            truth=pl.when(pl.col("overall")).then(pl.lit(overall_truth)).when(pre).then(pl.lit(0.0))
-                            .otherwise(None)
-                        )
-                    rows.append(_with(table, {**label, "aggregation": kind}, None))
+                res = fit_es(outcome)
+                table = res.tidy()
+                on_effects = None if tau is None else lambda: _truth_by_term(table, fit_es(tau).tidy())
+                events.append(_with(_event_truth(table, truth, spec.panel, outcome, no_effect, on_effects), label,
+                                    None))
+                pretrends.append(_pretrend_row(res, label))
             notes.extend(f"{est.kind} on {outcome}{where}: {n}" for n in res.notes)
-    return rows, events, pretrends
+    return _stacked(rows, events, pretrends)
 
 
 def _mean_effect(tau: str, weights: str | None) -> pl.Expr:
@@ -601,9 +867,11 @@ def _pivot(long: pl.DataFrame, on: str, index: list[str], values: str) -> pl.Dat
     return wide.select(*index, *sorted(c for c in wide.columns if c not in index))
 
 
-def _check_outputs(spec, frame, attr, estimates, event_rows, pretrends, balance, config, overlap=None) -> dict[str, CheckedTable]:
+def _check_outputs(spec, sizes, attr, estimates, event_rows, pretrends, balance, config, overlap=None) -> dict[str, CheckedTable]:
     """Every released table, through disclosure control (the bundle writer accepts nothing else), then
-    the cross-table pass: no count suppressed in one table can be recovered from another."""
+    the cross-table pass: no count suppressed in one table can be recovered from another.
+
+    `sizes`: the analysis panel's rows by year (and cohort) as counts `len`, from either path."""
     from .disclosure.histogram import merge_small_bins
     from .disclosure.linked import (Cell, Relation, breakdown_relations, protect_linked, row_sum_relations,
                                     same_value_relations)
@@ -611,11 +879,7 @@ def _check_outputs(spec, frame, attr, estimates, event_rows, pretrends, balance,
 
     values = {"estimates": estimates}
     checked = {"estimates": check_table(estimates, "estimate", config=config, name="estimates")}
-    sizes = (
-        _pivot(frame.group_by("year", "cohort").len(), "cohort", ["year"], "len")
-        if "cohort" in frame.columns
-        else frame.group_by("year").len().sort("year")
-    )
+    sizes = _pivot(sizes, "cohort", ["year"], "len") if "cohort" in sizes.columns else sizes.sort("year")
     values["cohort_sizes"] = sizes = sizes.fill_null(0)
     checked["cohort_sizes"] = check_table(sizes, "frequency", config=config, name="cohort_sizes", index="year")
     if attr.height:

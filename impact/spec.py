@@ -257,6 +257,39 @@ class OutputsSpec(_Model):
     report: bool = Field(True, description="the self-contained report.html")
 
 
+class SparkSpec(_Model):
+    """With `engine: spark`: what the estimators receive from Spark (docs/explanation/engines.md)."""
+
+    collect: Literal["frame", "statistics"] = Field(
+        "frame",
+        description="'frame' collects the analysis panel to the driver and runs every estimator there; 'statistics' "
+        "keeps the rows in Spark and estimates did (CR1) and event_study from sums computed there "
+        "(impact.spark.did_statistics), collecting only those sums and the counts of the released tables",
+    )
+
+
+def _statistics_problem(spec: Spec) -> str | None:
+    """Why `spark.collect: statistics` cannot run `spec` (naming the field), or None when it can."""
+    why = "spark.collect 'statistics'"
+    if spec.engine != "spark":
+        return f"spark.collect: 'statistics' needs engine: spark (got engine: {spec.engine})"
+    if spec.panel == "post16":
+        return f"panel: {why} supports the attendance and ks4 panels; use spark.collect: frame for post16"
+    if spec.design.match is not None or spec.design.weight is not None:
+        return f"design: {why} takes no matching or weighting design; remove design or use spark.collect: frame"
+    for k, est in enumerate(spec.estimators):
+        body, at = getattr(est, est.kind), f"estimators[{k}].{est.kind}"
+        if est.kind not in ("did", "event_study"):
+            return f"{at}: {why} estimates did and event_study only; use spark.collect: frame for {est.kind}"
+        if est.kind == "did" and body.inference != "cluster":
+            return f"{at}.inference: {why} needs 'cluster' (got {body.inference!r}); use spark.collect: frame"
+        if body.cluster is None:
+            return f"{at}.cluster: {why} needs a cluster column for its CR1 errors, e.g. cluster: la"
+        if body.threshold_outcomes != "indicator":
+            return f"{at}.threshold_outcomes: {why} needs 'indicator' (got {body.threshold_outcomes!r})"
+    return None
+
+
 class Spec(_Model):
     """A whole analysis: data, cohort, outcomes, design, estimators, subgroups, disclosure, outputs."""
 
@@ -281,11 +314,19 @@ class Spec(_Model):
     engine: Literal["duckdb", "spark"] = Field(
         "duckdb", description="where the cohort SQL runs: embedded DuckDB, or Spark (needs impact[spark])"
     )
+    spark: SparkSpec = Field(default_factory=SparkSpec, description="engine spark: what is collected to the driver")
 
     @model_validator(mode="after")
     def _tables_need_spark(self):
         if self.data.tables is not None and self.engine != "spark":
             raise ValueError("data.tables (catalog tables) needs engine: spark")
+        return self
+
+    @model_validator(mode="after")
+    def _statistics_supported(self):
+        problem = _statistics_problem(self) if self.spark.collect == "statistics" else None
+        if problem:
+            raise ValueError(problem)
         return self
 
 

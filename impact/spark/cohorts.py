@@ -4,8 +4,9 @@
 tables), or a SparkSession on which the extracts are already registered as temp views named as
 in `impact.data.contracts`. `spark` is the session for a directory or mapping (None: the active
 session, else a local `local[2]` one that is stopped afterwards). Staging, flags, the cohort and
-the outcome panels are built in Spark; only the requested table is collected, through Arrow, as
-a polars DataFrame, with `ever_*` columns labelled `ever{L}_*` as on DuckDB.
+the outcome panels are built in Spark, with `ever_*` columns labelled `ever{L}_*` as on DuckDB.
+`cohort_views` hands the built tables out as lazy Spark DataFrames; every other entry point
+collects the requested table, through Arrow, as a polars DataFrame.
 """
 from __future__ import annotations
 
@@ -51,22 +52,33 @@ def extracts_session(data: Any, spark: Any = None, owner: str = "impact.spark") 
             drop(active, registered)
 
 
-def _tables(data: Any, owner: str, spark: Any, models: list[str], options: Mapping[str, Any]) -> list[pl.DataFrame]:
-    """The rows of `models` from one build of the stored models they read, collected and labelled."""
+@contextmanager
+def _views(data: Any, owner: str, spark: Any, names: list[str], options: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+    """The output tables `names` as labelled lazy Spark DataFrames over one build of the stored models
+    they read; the built models are dropped on exit."""
     opts = CohortOptions.checked(owner, **options)
+    tag = f"ever{opts.lookback_years}_"
     with extracts_session(data, spark, owner) as active:
+        models = [TABLES[n] for n in names]
         deps = prerequisites(models)
         built = build(active, deps, opts.sql_params(deps))
         try:
-            frames = [active.table(m) if m in built else run_query(active, m, opts.sql_params([m], own=True))
-                      for m in models]
-            return [opts.label(collect(f)) for f in frames]
+            frames = {n: active.table(m) if m in built else run_query(active, m, opts.sql_params([m], own=True))
+                      for n, m in zip(names, models)}
+            yield {n: f.withColumnsRenamed({c: tag + c[5:] for c in f.columns if c.startswith("ever_")})
+                   for n, f in frames.items()}
         finally:
             drop(active, built)
 
 
+def _tables(data: Any, owner: str, spark: Any, names: list[str], options: Mapping[str, Any]) -> list[pl.DataFrame]:
+    """The rows of the output tables `names` from one build, collected."""
+    with _views(data, owner, spark, names, options) as frames:
+        return [collect(frames[n]) for n in names]
+
+
 def _frame(data: Any, table: str, owner: str, options: Mapping[str, Any], spark: Any) -> pl.DataFrame:
-    return _tables(data, owner, spark, [TABLES[table]], options)[0]
+    return _tables(data, owner, spark, [table], options)[0]
 
 
 def build_cohort(data: Any, *, spark: Any = None, **options: Any) -> pl.DataFrame:
@@ -99,11 +111,33 @@ def attrition(data: Any, *, spark: Any = None, **options: Any) -> pl.DataFrame:
     return _frame(data, "attrition", "attrition", options, spark)
 
 
-def cohort_tables(data: Any, *, tables: Any = None, spark: Any = None, **options: Any) -> dict[str, pl.DataFrame]:
-    """Several output tables (default all of impact.cohorts.TABLES) from one build of the shared
-    models; the Spark counterpart of impact.cohorts.write_cohorts and build_analysis_tables."""
-    owner = "cohort_tables"
+def _names(owner: str, tables: Any) -> list[str]:
+    """The output tables asked for (default all of TABLES), each checked to be one."""
     names = list(TABLES) if tables is None else list(tables)
     for name in names:
         check_choice(owner, "tables", name, tuple(TABLES))
-    return dict(zip(names, _tables(data, owner, spark, [TABLES[n] for n in names], options)))
+    return names
+
+
+def cohort_tables(data: Any, *, tables: Any = None, spark: Any = None, **options: Any) -> dict[str, pl.DataFrame]:
+    """Several output tables (default all of impact.cohorts.TABLES) from one build of the shared
+    models; the Spark counterpart of impact.cohorts.write_cohorts and build_analysis_tables."""
+    names = _names("cohort_tables", tables)
+    return dict(zip(names, _tables(data, "cohort_tables", spark, names, options)))
+
+
+@contextmanager
+def cohort_views(data: Any, *, tables: Any = None, spark: Any = None, **options: Any) -> Iterator[dict[str, Any]]:
+    """Several output tables (default all of impact.cohorts.TABLES) as lazy pyspark DataFrames, nothing collected.
+
+    A context manager: the shared models are built once on entry (cached temp views) and the
+    yielded frames read them, so they are valid only inside the `with` block; the models are
+    dropped on exit. Options as in `cohort_tables`. For estimating without collecting rows, e.g.
+    with impact.spark.did_statistics::
+
+        with cohort_views(spark, tables=["attendance_panel"], years=range(2016, 2024)) as views:
+            panel = views["attendance_panel"]
+    """
+    names = _names("cohort_views", tables)
+    with _views(data, "cohort_views", spark, names, options) as frames:
+        yield frames
