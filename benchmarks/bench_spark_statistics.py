@@ -24,24 +24,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench_spark import _jvm_peak_gb  # the same driver-memory probe (benchmarks/ is this script's folder)
+
 FE = ["pupil_id", "year^fsm_eligible^sen_provision", "nc_year^treated"]
 OUTCOME = "overall_absence_rate"
 CONF = {"spark.driver.memory": "4g", "spark.sql.shuffle.partitions": "16"}
-
-
-def _jvm_peak_gb() -> float:
-    """Peak resident memory of this process's Java children (the Spark driver), from /proc."""
-    peak = 0
-    for pid in os.listdir("/proc"):
-        try:
-            status = Path(f"/proc/{pid}/status").read_text()
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-        except OSError:
-            continue
-        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-        if b"java" in cmdline and int(fields.get("PPid", "0").strip()) == os.getpid():
-            peak = max(peak, int(fields["VmHWM"].split()[0]))
-    return peak / 1024**2
 
 
 def _did_frame(frame, F):

@@ -59,21 +59,30 @@ def weights_arg(owner: str, df: pl.DataFrame, weights: Any) -> tuple[str | None,
 INTERACTION = "^"
 
 
+def interaction_parts(df: pl.DataFrame, fe: str, *, owner: str) -> tuple[str, ...]:
+    """The columns of fixed effect `fe`: its parts when it is an interaction `a^b[^c]` (checked to exist),
+    else (fe,) (also when a column is literally named `a^b`)."""
+    if INTERACTION not in fe or fe in df.columns:
+        return (fe,)
+    parts = fe.split(INTERACTION)
+    if len(set(parts)) != len(parts) or not all(parts):
+        raise ParameterError(
+            f"The 'fixed_effects' parameter of {owner} has a malformed interaction {fe!r}; write distinct "
+            f"column names joined by '{INTERACTION}', e.g. 'year{INTERACTION}la'."
+        )
+    require_columns(df, parts, owner=owner, role=f"part of the fixed effect '{fe}'")
+    return tuple(parts)
+
+
 def with_interacted_fixed_effects(df: pl.DataFrame, fixed_effects: list[str], *, owner: str) -> pl.DataFrame:
     """Add a column for each interacted fixed effect `a^b[^c]` (one level per observed combination).
 
     The interaction is missing where any part is missing, so the usual missing-value check names it.
     """
     for fe in fixed_effects:
-        if INTERACTION not in fe or fe in df.columns:
+        parts = interaction_parts(df, fe, owner=owner)
+        if len(parts) == 1:
             continue
-        parts = fe.split(INTERACTION)
-        if len(set(parts)) != len(parts) or not all(parts):
-            raise ParameterError(
-                f"The 'fixed_effects' parameter of {owner} has a malformed interaction {fe!r}; write distinct "
-                f"column names joined by '{INTERACTION}', e.g. 'year{INTERACTION}la'."
-            )
-        require_columns(df, parts, owner=owner, role=f"part of the fixed effect '{fe}'")
         missing = pl.any_horizontal(pl.col(parts).is_null())
         df = df.with_columns(pl.when(missing).then(None).otherwise(pl.struct(parts).rank("dense")).alias(fe))
     return df

@@ -29,7 +29,7 @@ import polars as pl
 import pyarrow as pa
 
 from ..errors import DataError, EstimationError, ParameterError
-from ..estimate._inputs import INTERACTION, cluster_arg
+from ..estimate._inputs import cluster_arg, interaction_parts
 from ..estimate.absorb import Absorber, factorize
 from ..estimate.event_study import EventStudyResult, _calendar, _joint_wald
 from ..estimate.ols import _independent
@@ -274,20 +274,7 @@ def _arguments(owner: str, fixed_effects: Any, covariates: Any, cluster: Any) ->
 
 def _dims(owner: str, fes: list[str], schema: pl.DataFrame) -> list[_Dim]:
     """Fixed-effect dimensions; `a^b` is the interaction of columns a and b unless a column has that name."""
-    dims = []
-    for fe in fes:
-        if INTERACTION not in fe or fe in schema.columns:
-            dims.append(_Dim(fe, (fe,)))
-            continue
-        parts = fe.split(INTERACTION)
-        if len(set(parts)) != len(parts) or not all(parts):
-            raise ParameterError(
-                f"The 'fixed_effects' parameter of {owner} has a malformed interaction {fe!r}; write distinct "
-                f"column names joined by '{INTERACTION}', e.g. 'year{INTERACTION}la'."
-            )
-        require_columns(schema, parts, owner=owner, role=f"part of the fixed effect '{fe}'")
-        dims.append(_Dim(fe, tuple(parts)))
-    return dims
+    return [_Dim(fe, interaction_parts(schema, fe, owner=owner)) for fe in fes]
 
 
 def _check_rows(owner: str, frame: Any, schema: pl.DataFrame, used: list[str], *, numeric: list[str],
