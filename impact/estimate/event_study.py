@@ -209,18 +209,7 @@ def fit_event_study(
         check_number(owner, "treat_start", treat_start)
         start = np.full(df.height, float(treat_start))
     rel = np.where(treated, np.round(t - np.where(treated, start, 0.0)), np.nan)
-    event_times = sorted(int(e) for e in np.unique(rel[treated]))
-    if reference not in event_times:
-        raise DataError(
-            f"{owner}: the treated group is never observed at the reference period e={reference} "
-            f"(observed event times: {event_times}); choose reference= one of them"
-        )
-    if min(event_times) >= 0:
-        raise DataError(
-            f"{owner}: the treated group is never observed before treatment (event times {event_times}); "
-            "an event study needs pre-period data"
-        )
-    terms_e = [e for e in event_times if e != reference]
+    terms_e = event_terms(owner, sorted(int(e) for e in np.unique(rel[treated])), reference)
     weight_name, w = weights_arg(owner, df, weights)
     codes = factorize_columns(df, fes + clusters + ([unit] if unit else []))
     if unit is not None:
@@ -267,6 +256,22 @@ def fit_event_study(
         "dropped_singletons": sample.n_singletons, "weights": weight_name, "absorb_method": fit.absorb_method,
     }
     return EventStudyModel(owner, fit, sample, df, rel_k, terms_e, names, start, common, n_treated, info, notes, excluded_e)
+
+
+def event_terms(owner: str, event_times: list[int], reference: int) -> list[int]:
+    """The estimated event times: those observed for the treated group but the reference, which must be
+    among them, as must a pre-period."""
+    if reference not in event_times:
+        raise DataError(
+            f"{owner}: the treated group is never observed at the reference period e={reference} "
+            f"(observed event times: {event_times}); choose reference= one of them"
+        )
+    if min(event_times) >= 0:
+        raise DataError(
+            f"{owner}: the treated group is never observed before treatment (event times {event_times}); "
+            "an event study needs pre-period data"
+        )
+    return [e for e in event_times if e != reference]
 
 
 def _calendar(value: float) -> int | float:

@@ -31,7 +31,7 @@ import pyarrow as pa
 from ..errors import DataError, EstimationError, ParameterError
 from ..estimate._inputs import cluster_arg, interaction_parts
 from ..estimate.absorb import Absorber, factorize
-from ..estimate.event_study import EventStudyResult, _calendar, _joint_wald
+from ..estimate.event_study import EventStudyResult, _calendar, _joint_wald, event_terms
 from ..estimate.ols import _independent
 from ..estimate.vcov import cr1_from_score_sums
 from ..frame import require_binary, require_columns, require_numeric
@@ -199,17 +199,7 @@ def event_study_statistics(
         start = F.lit(float(treat_start))
     rel = F.when(treated, F.bround(F.col(time).cast("double") - start))  # numpy's round: half to even
     event_times = sorted(int(r[0]) for r in frame.filter(treated).select(rel.alias("e")).distinct().collect())
-    if reference not in event_times:
-        raise DataError(
-            f"{owner}: the treated group is never observed at the reference period e={reference} "
-            f"(observed event times: {event_times}); choose reference= one of them"
-        )
-    if min(event_times) >= 0:
-        raise DataError(
-            f"{owner}: the treated group is never observed before treatment (event times {event_times}); "
-            "an event study needs pre-period data"
-        )
-    terms_e = [e for e in event_times if e != reference]
+    terms_e = event_terms(owner, event_times, reference)
     d = F.col(treatment).cast("double")
     regressors = [*((f"e{e:+d}", F.coalesce((rel == e).cast("double"), F.lit(0.0))) for e in terms_e), (treatment, d),
                   *((c, F.col(c).cast("double")) for c in covs), *([("(intercept)", F.lit(1.0))] if not dims else [])]
