@@ -25,6 +25,8 @@ import threading
 import time
 from pathlib import Path
 
+from machine import load_line  # benchmarks/ is this script's folder
+
 import duckdb
 
 from impact import cohorts
@@ -122,8 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"| {census:,} | {intervals:,} | {first}-{last} | {rows['attendance_panel']:,} | {rows['ks4_cohort']:,} "
           f"| {rows['covariates']:,} | {gen} | {seconds:.1f} | {cpu:.0f} | {peak_gb:.2f} ({rss0 / 1024**2:.2f}) "
           f"| {spill.peak / 1e9:.2f} | {written / 1e9:.2f} |")
-    print(f"load average (1, 5, 15 min) before {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f}, "
-          f"after {load_after[0]:.2f} {load_after[1]:.2f} {load_after[2]:.2f}; cores {os.cpu_count()}")
+    print(load_line(load_before, load_after))
     return 0
 
 

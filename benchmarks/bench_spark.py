@@ -23,6 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from machine import jvm_peak_gb, load_line  # benchmarks/ is this script's folder
+
 TABLES = ["attendance_panel", "ks4_cohort", "covariates"]
 
 
@@ -46,21 +48,6 @@ def _run_duckdb(data: Path, years: range) -> dict:
     return {"seconds": seconds, "rows": rows, "peak_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2}
 
 
-def _jvm_peak_gb() -> float:
-    """Peak resident memory of this process's Java children (the Spark driver), from /proc."""
-    peak = 0
-    for pid in os.listdir("/proc"):
-        try:
-            status = Path(f"/proc/{pid}/status").read_text()
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-        except OSError:
-            continue
-        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-        if b"java" in cmdline and int(fields.get("PPid", "0").strip()) == os.getpid():
-            peak = max(peak, int(fields["VmHWM"].split()[0]))
-    return peak / 1024**2
-
-
 def _run_spark(data: Path, years: range) -> dict:
     import impact.spark as sp
 
@@ -70,7 +57,7 @@ def _run_spark(data: Path, years: range) -> dict:
             t0 = time.perf_counter()
             frames = sp.cohort_tables(data, tables=TABLES, spark=spark, years=years)
             seconds = time.perf_counter() - t0
-            jvm = _jvm_peak_gb()
+            jvm = jvm_peak_gb()
         finally:
             spark.stop()
     from impact.cohorts import TABLES as MODELS
@@ -115,8 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"| DuckDB (2 threads, 4.5 GB limit) | {duck['seconds']:.1f} | {duck['peak_gb']:.2f} | 1.0 |")
     print(f"| Spark local[2], 6 GB driver | {spark['seconds']:.1f} | {spark['peak_gb']:.2f} "
           f"(JVM {spark['jvm_gb']:.2f}) | {spark['seconds'] / duck['seconds']:.1f} |")
-    print(f"load average (1, 5, 15 min) before {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f}, "
-          f"after {load_after[0]:.2f} {load_after[1]:.2f} {load_after[2]:.2f}; cores {os.cpu_count()}")
+    print(load_line(load_before, load_after))
     return 0
 
 

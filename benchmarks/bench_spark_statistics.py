@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_spark import _jvm_peak_gb  # the same driver-memory probe (benchmarks/ is this script's folder)
+from machine import jvm_peak_gb  # benchmarks/ is this script's folder
 
 FE = ["pupil_id", "year^fsm_eligible^sen_provision", "nc_year^treated"]
 OUTCOME = "overall_absence_rate"
@@ -81,7 +81,7 @@ def _run(path: str, how: str) -> dict:
         term = res.terms[0]
         return {"times": times, "estimate": term.estimate, "std_error": term.std_error, "n_obs": term.n_obs,
                 "es_first": [es.terms[0].estimate, es.terms[0].std_error], "collected_mb": collected[0] / 1e6,
-                "jvm_gb": _jvm_peak_gb(), "python_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2}
+                "jvm_gb": jvm_peak_gb(), "python_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2}
     finally:
         spark.stop()
 
