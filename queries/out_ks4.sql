@@ -1,12 +1,24 @@
 -- name: out_ks4
 -- grain: pupil (KS4 record in a cohort year)
 -- params: $keep_excluded
--- depends: stg_ks4, cohort_pupil_census
+-- depends: stg_ks4, cohort_pupil_census, stg_fsm_history
 -- A pupil's KS4 results with the cohort assignment at the spring census of the same academic
 -- year (Year 11). KS4 records with no spring census row that year are 'excluded' with reason
--- 'no_census_record'; KS4 years outside the cohort years are left out.
+-- 'no_census_record'; KS4 years outside the cohort years are left out. ever6_fsm_years: the
+-- number of spring censuses in the six years to the KS4 year (Year 6 to Year 11, the years that
+-- decide Ever6 FSM) at which the pupil was FSM-eligible (0 when none; years before the first
+-- extract count as not eligible), a matching covariate that holds the comparison group's FSM
+-- exposure fixed while FSM eligibility widens across cohorts.
 WITH years AS (
     SELECT DISTINCT census_year FROM cohort_pupil_census
+),
+fsm_years AS (
+    SELECT k.pupil_id, CAST(COUNT(DISTINCT h.academic_year) AS INTEGER) AS ever6_fsm_years
+    FROM stg_ks4 AS k
+    JOIN stg_fsm_history AS h
+        ON h.pupil_id = k.pupil_id
+    WHERE h.census_term = 'SPR' AND h.academic_year BETWEEN k.ks4_year - 5 AND k.ks4_year
+    GROUP BY k.pupil_id
 )
 SELECT
     k.pupil_id,
@@ -23,6 +35,7 @@ SELECT
     c.current_cwsw,
     c.highest_level,
     c.ever6_fsm,
+    COALESCE(f.ever6_fsm_years, 0) AS ever6_fsm_years,
     k.att8,
     k.p8,
     k.em94,
@@ -34,4 +47,6 @@ JOIN years AS y
     ON y.census_year = k.ks4_year
 LEFT JOIN cohort_pupil_census AS c
     ON c.pupil_id = k.pupil_id AND c.census_year = k.ks4_year
+LEFT JOIN fsm_years AS f
+    ON f.pupil_id = k.pupil_id
 WHERE $keep_excluded OR COALESCE(c.cohort, 'excluded') <> 'excluded'

@@ -84,6 +84,15 @@ def test_singletons_dropped_and_counted():
     assert any("singleton" in n for n in res.notes)
 
 
+def test_few_clusters_are_noted():
+    df = unbalanced_panel(seed=5)
+    many = did(df, "y", "treated", "post", unit="unit", time="time", cluster="cluster")  # 30 clusters
+    assert not any("clusters of" in n for n in many.notes)
+    few = did(unbalanced_panel(seed=5, n_clusters=6), "y", "treated", "post", unit="unit", time="time", cluster="cluster")
+    assert few.terms[0].n_clusters == 6
+    assert any(n.startswith("only 6 clusters of 'cluster'") for n in few.notes)
+
+
 def test_two_way_clustering_runs_and_uses_min_g():
     df = unbalanced_panel(seed=5)
     res = did(df, "y", "treated", "post", unit="unit", time="time", cluster=["cluster", "time"])
