@@ -14,9 +14,9 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import duckdb
 import polars as pl
@@ -93,11 +93,14 @@ class CohortOptions:
     exclude_short_breaks: bool = True
     baseline_year: int | None = None
     keep_excluded: bool = False
+    narrow_grid: ClassVar[bool] = False
+    """Not an option: True in the options `_for_tables` gives when no table built needs every
+    pupil-year, so that the stored grid may hold only the pupil-years that can be treated or comparison."""
 
     @classmethod
     def checked(cls, owner: str, **options: Any) -> CohortOptions:
         """Validate and normalise options; unknown names and bad values raise ParameterError."""
-        known = cls.__dataclass_fields__
+        known = {f.name: f for f in fields(cls)}
         unknown = sorted(set(options) - set(known))
         if unknown:
             raise ParameterError(
@@ -128,12 +131,14 @@ class CohortOptions:
     def sql_params(self, models: Iterable[str], *, own: bool = False) -> dict[str, Any]:
         """Bound values for exactly the parameters the models declare: with all their dependencies,
         or if `own` only those the models bind when run (their own and their inline dependencies').
-        Besides the options: `census_years` (the years as a list) and `census_label_starts`, the
+        Besides the options: `census_years` (the years as a list), `census_label_starts`, the
         text that opens each year's AcademicYear label ('2021' for 2022), for year filters that
-        reach the parquet statistics."""
+        reach the parquet statistics, and `candidates_only` (the grid holds only the pupil-years
+        that can be treated or comparison: `narrow_grid`, the default comparison, no `keep_excluded`)."""
         values = {k: v for k, v in asdict(self).items() if k not in ("years", "treated")}
         values["census_years"] = list(self.years)
         values["census_label_starts"] = [str(y - 1) for y in self.years]
+        values["candidates_only"] = self.narrow_grid and self.comparison == "ever6_fsm_not_cwsw" and not self.keep_excluded
         if own:
             return {p: values[p] for m in models for p in composed(m)[1]}
         return {p: values[p] for q in dependency_order(models) for p in q.params}
@@ -217,9 +222,23 @@ def _connect(data: Any, owner: str) -> Iterator[duckdb.DuckDBPyConnection]:
         shutil.rmtree(spill, ignore_errors=True)
 
 
+@dataclass(frozen=True)
+class _NarrowGridOptions(CohortOptions):
+    """Options whose build may store the narrow grid (see `CohortOptions.sql_params`)."""
+
+    narrow_grid: ClassVar[bool] = True
+
+
+def _for_tables(opts: CohortOptions, models: Iterable[str]) -> CohortOptions:
+    """The options for building `models`: a narrow grid unless the cohort table (every pupil-year) is among them."""
+    if TABLES["cohort"] in models:
+        return opts
+    return _NarrowGridOptions(**{f.name: getattr(opts, f.name) for f in fields(opts)})
+
+
 def _frame(data: Any, table: str, owner: str, options: Mapping[str, Any]) -> pl.DataFrame:
-    opts = CohortOptions.checked(owner, **options)
     model = TABLES[table]
+    opts = _for_tables(CohortOptions.checked(owner, **options), [model])
     with _connect(data, owner) as con:
         deps = prerequisites([model])
         build(con, deps, opts.sql_params(deps), compress=_owns_database(con), passes=opts.yearly_passes)
@@ -259,7 +278,8 @@ def attendance_panel(data: Any, **options: Any) -> pl.DataFrame:
 
 def ks4_cohort(data: Any, **options: Any) -> pl.DataFrame:
     """KS4 pupils of the cohort years with the Year 11 cohort assignment, att8, p8 (null where
-    unpublished), em94, em95, ebacc_entry and grading_regime. Options: `build_cohort`'s plus `keep_excluded`."""
+    unpublished), em94, em95, ebacc_entry, grading_regime and ever6_fsm_years (FSM-eligible spring
+    censuses in Years 6-11). Options: `build_cohort`'s plus `keep_excluded`."""
     return _frame(data, "ks4_cohort", "ks4_cohort", options)
 
 
@@ -323,6 +343,7 @@ def _build_shared(
 ) -> dict[str, Callable[[int], pa.RecordBatchReader]]:
     """Build once every stored model that `models` read; returns, per model, a function giving an
     Arrow stream of its rows (read from the stored table where the model is one, else run)."""
+    opts = _for_tables(opts, models)
     deps = prerequisites(models)
     built = set(build(con, deps, opts.sql_params(deps), compress=_owns_database(con), passes=opts.yearly_passes))
 

@@ -5,16 +5,23 @@
 -- Counts after each filter, in pipeline order. Census and cohort rows are for the cohort years;
 -- CIN/CLA rows are for every collection year (the look-back reaches before the cohort years);
 -- rows without a pupil matching reference cannot be linked and are counted by LA and year.
+-- Pupil-years excluded as not_fsm_not_cwsw are counted as every main registration (stg_census)
+-- less the cohort's other rows: the stored grid may hold only the pupil-years that can be
+-- treated or comparison.
+WITH main_registrations AS (
+    SELECT la, academic_year, COUNT(*) AS n
+    FROM stg_census
+    WHERE ARRAY_CONTAINS($census_years, academic_year)
+    GROUP BY la, academic_year
+)
 SELECT 1 AS step, 'spring_census_rows' AS stage, CAST(NULL AS VARCHAR) AS cohort, CAST(NULL AS VARCHAR) AS detail,
        CAST(LA AS INTEGER) AS la, CAST(SUBSTRING(AcademicYear, 1, 4) AS INTEGER) + 1 AS year, COUNT(*) AS n
 FROM spring_census
 WHERE ARRAY_CONTAINS($census_years, CAST(SUBSTRING(AcademicYear, 1, 4) AS INTEGER) + 1)
 GROUP BY CAST(LA AS INTEGER), CAST(SUBSTRING(AcademicYear, 1, 4) AS INTEGER) + 1
 UNION ALL
-SELECT 2, 'census_pupils_main_registration', NULL, NULL, la, academic_year, COUNT(*)
-FROM stg_census
-WHERE ARRAY_CONTAINS($census_years, academic_year)
-GROUP BY la, academic_year
+SELECT 2, 'census_pupils_main_registration', NULL, NULL, la, academic_year, n
+FROM main_registrations
 UNION ALL
 SELECT 3, 'cin_rows', NULL, NULL, CAST(CIN_LA AS INTEGER), CAST(SUBSTRING(CIN_ACADYR, 1, 4) AS INTEGER) + 1, COUNT(*)
 FROM cin
@@ -80,4 +87,18 @@ GROUP BY CASE WHEN ever_cwsw_episode = 1 THEN 'episode_only' ELSE 'plan_only' EN
 UNION ALL
 SELECT 16, 'cohort', cohort, exclusion_reason, la, census_year, COUNT(*)
 FROM cohort_pupil_census
+WHERE exclusion_reason IS NULL OR exclusion_reason <> 'not_fsm_not_cwsw'
 GROUP BY cohort, exclusion_reason, la, census_year
+UNION ALL
+SELECT 16, 'cohort', 'excluded', 'not_fsm_not_cwsw', la, year, CAST(SUM(n) AS BIGINT)
+FROM (
+    SELECT la, academic_year AS year, n
+    FROM main_registrations
+    UNION ALL
+    SELECT la, census_year, -COUNT(*)
+    FROM cohort_pupil_census
+    WHERE exclusion_reason IS NULL OR exclusion_reason <> 'not_fsm_not_cwsw'
+    GROUP BY la, census_year
+) AS pupil_years
+GROUP BY la, year
+HAVING SUM(n) > 0

@@ -4,7 +4,9 @@
 -- depends: stg_census, stg_ks2, stg_absence, stg_fsm_history, cov_la_bands
 -- Pre-treatment characteristics at the baseline census. EAL: first language other than English
 -- (OTH/OTB = 1, ENG/ENB = 0, else null). IDACI decile among the baseline pupils, 1 = most
--- deprived tenth (ceil(10 x cume_dist) over descending score; ties share a decile). Prior-year
+-- deprived tenth (ceil(10 x cume_dist) over descending score; ties share a decile), computed on the
+-- distinct scores (pupils with a score at or above each, over all with a score) and joined back,
+-- not by sorting every pupil. Prior-year
 -- absence: overall absence rate in the academic year before the baseline (null where nothing was
 -- possible, or where over 420 sessions were possible, as in the panel); stg_absence is filtered to
 -- that one year so that only its absence records are summed. Both years are also selected by
@@ -13,13 +15,23 @@
 -- censuses from five years before the baseline to the baseline (six at most) at which the pupil was
 -- recorded FSM-eligible (0 when none; years before the first extract count as not eligible).
 WITH base AS (
-    SELECT
-        s.*,
-        CASE WHEN s.idaci_score IS NOT NULL THEN
-            CAST(CEIL(10 * CUME_DIST() OVER (PARTITION BY s.idaci_score IS NULL ORDER BY s.idaci_score DESC)) AS INTEGER)
-        END AS idaci_decile
+    SELECT s.*
     FROM stg_census AS s
     WHERE s.academic_year = $baseline_year AND s.label_start = CAST($baseline_year - 1 AS VARCHAR)
+),
+scores AS (
+    SELECT idaci_score, COUNT(*) AS pupils
+    FROM base
+    WHERE idaci_score IS NOT NULL
+    GROUP BY idaci_score
+),
+idaci AS (
+    -- CUME_DIST over the descending score, from the distinct scores (pupils at or above each / all)
+    SELECT
+        idaci_score,
+        CAST(CEIL(10 * (CAST(SUM(pupils) OVER (ORDER BY idaci_score DESC) AS DOUBLE)
+                        / CAST(SUM(pupils) OVER () AS DOUBLE))) AS INTEGER) AS idaci_decile
+    FROM scores
 ),
 prior_absence AS (
     SELECT pupil_id, overall_absence / NULLIF(CAST(sessions_possible AS DOUBLE), 0) AS overall_absence_rate
@@ -40,7 +52,7 @@ SELECT
     b.ethnicity_major,
     b.sen_provision,
     CASE WHEN b.first_language IN ('OTH', 'OTB') THEN 1 WHEN b.first_language IN ('ENG', 'ENB') THEN 0 END AS eal,
-    b.idaci_decile,
+    i.idaci_decile,
     b.month_of_birth,
     b.year_group,
     k.ks2_read_score,
@@ -57,6 +69,8 @@ SELECT
     l.la_band_number,
     l.la_band_rate
 FROM base AS b
+LEFT JOIN idaci AS i
+    ON i.idaci_score = b.idaci_score
 LEFT JOIN stg_ks2 AS k
     ON k.pupil_id = b.pupil_id
 LEFT JOIN prior_absence AS a

@@ -1,19 +1,29 @@
 -- name: cov_la_bands
 -- grain: local authority (of the school) at the baseline census
 -- params: $baseline_year
--- depends: cohort_pupil_census
+-- depends: stg_census, cohort_pupil_census
 -- Number of Ever-L CWSW pupils on the baseline spring census by the LA of their school, and the
 -- rate per 10,000 pupils on roll in that LA's schools at the same census (the extracts carry no
--- child population, so pupils on roll stand in for "children"; see cohort-sql.md).
+-- child population, so pupils on roll stand in for "children"; see cohort-sql.md). Pupils on roll
+-- are counted from stg_census (the stored grid may hold only the pupil-years that can be treated
+-- or comparison), the CWSW pupils from the grid; stacked and summed by LA, so that a null LA is
+-- one group as before.
 -- Bands (definitions.md): number small <= 4,000 < medium <= 9,000 < large;
 -- rate small <= 400 < medium <= 800 < large (non-integer rates: 400.5 is medium).
 WITH counts AS (
     SELECT
         la,
-        CAST(SUM(ever_cwsw) AS BIGINT) AS la_cwsw_count,
-        CAST(COUNT(*) AS BIGINT) AS la_pupils
-    FROM cohort_pupil_census
-    WHERE census_year = $baseline_year
+        CAST(SUM(cwsw) AS BIGINT) AS la_cwsw_count,
+        CAST(SUM(pupils) AS BIGINT) AS la_pupils
+    FROM (
+        SELECT la, 0 AS cwsw, 1 AS pupils
+        FROM stg_census
+        WHERE academic_year = $baseline_year AND label_start = CAST($baseline_year - 1 AS VARCHAR)
+        UNION ALL
+        SELECT la, 1, 0
+        FROM cohort_pupil_census
+        WHERE census_year = $baseline_year AND ever_cwsw = 1
+    ) AS stacked
     GROUP BY la
 )
 SELECT

@@ -1,7 +1,7 @@
 -- name: flag_pupil_census
 -- grain: pupil x census year (spring census, main registration)
--- params: $census_years, $census_label_starts, $definition
--- depends: stg_census, stg_census_dates, flag_social_care, flag_fsm, stg_absence_enrolment
+-- params: $census_years, $census_label_starts, $definition, $candidates_only
+-- depends: stg_census_enrolment, stg_census_dates, flag_social_care, flag_fsm, stg_absence_enrolment
 -- materialise: inline
 -- Flags per definitions.md. The window length L is the $lookback_years of flag_social_care; the
 -- columns are named ever_* here and labelled ever{L}_* by the Python entry points.
@@ -18,7 +18,58 @@
 -- cohort_pupil_year, built a year at a time; $census_label_starts (the opening texts of the
 -- years' labels, '2021' for 2022) reach the census and absence scans, so that one year's pass
 -- reads that year's files.
-WITH stacked AS (
+-- $candidates_only keeps only the pupil-years that can be treated or comparison for the default
+-- comparison (ever6_fsm_not_cwsw): those with a social-care or derived-FSM flag, or an enrolment
+-- recorded EVERFSM_6 = 1 (a superset: the rest are all excluded as not_fsm_not_cwsw, about 70% of
+-- pupil-years). The enrolments and absence of the others are dropped by a semi-join before the
+-- main registration is chosen and the absence summed, so that the window, fold and write see
+-- those rows only. The entry points set it when no table they write needs every pupil-year
+-- (not for the cohort table, keep_excluded or comparison not_cwsw); attrition and cov_la_bands
+-- count every pupil-year from stg_census, not from the grid. Each source is read by two branches,
+-- of which the parameter empties one, so that neither run pays for the other's join.
+-- The main registration is stg_census's (C, then M, then S, then others; ties to the lowest
+-- LAESTAB), chosen here over the enrolments kept.
+WITH candidates AS (
+    SELECT pupil_id, census_year FROM flag_social_care
+    WHERE $candidates_only AND ARRAY_CONTAINS($census_years, census_year)
+    UNION ALL
+    SELECT pupil_id, census_year FROM flag_fsm
+    WHERE $candidates_only AND ARRAY_CONTAINS($census_years, census_year)
+    UNION ALL
+    SELECT pupil_id, academic_year FROM stg_census_enrolment
+    WHERE $candidates_only AND everfsm_6 = 1
+      AND ARRAY_CONTAINS($census_years, academic_year) AND ARRAY_CONTAINS($census_label_starts, label_start)
+),
+enrolments AS (
+    SELECT * FROM stg_census_enrolment
+    WHERE NOT $candidates_only
+      AND ARRAY_CONTAINS($census_years, academic_year) AND ARRAY_CONTAINS($census_label_starts, label_start)
+    UNION ALL
+    SELECT * FROM stg_census_enrolment AS e
+    WHERE $candidates_only
+      AND ARRAY_CONTAINS($census_years, academic_year) AND ARRAY_CONTAINS($census_label_starts, label_start)
+      AND EXISTS (SELECT 1 FROM candidates AS c WHERE c.pupil_id = e.pupil_id AND c.census_year = e.academic_year)
+),
+census AS (
+    SELECT * FROM (
+        SELECT
+            enrolments.*,
+            ROW_NUMBER() OVER (PARTITION BY pupil_id, academic_year ORDER BY registration_rank, school_id) AS registration_order
+        FROM enrolments
+    ) AS ranked
+    WHERE registration_order = 1
+),
+absence AS (
+    SELECT * FROM stg_absence_enrolment
+    WHERE NOT $candidates_only
+      AND ARRAY_CONTAINS($census_years, academic_year) AND ARRAY_CONTAINS($census_label_starts, label_start)
+    UNION ALL
+    SELECT * FROM stg_absence_enrolment AS a
+    WHERE $candidates_only
+      AND ARRAY_CONTAINS($census_years, academic_year) AND ARRAY_CONTAINS($census_label_starts, label_start)
+      AND EXISTS (SELECT 1 FROM candidates AS c WHERE c.pupil_id = a.pupil_id AND c.census_year = a.academic_year)
+),
+stacked AS (
     SELECT pupil_id, census_year,
            ever_cin_episode + 2 * ever_cin_plan + 4 * ever_cpp + 8 * ever_cla + 16 * current_cin_episode
                + 32 * current_cin_plan + 64 * current_cpp + 128 * current_cla AS flags,
@@ -32,8 +83,7 @@ WITH stacked AS (
     WHERE ARRAY_CONTAINS($census_years, census_year)
     UNION ALL
     SELECT pupil_id, academic_year, 0, sessions_possible, overall_absence, authorised_absence, unauthorised_absence
-    FROM stg_absence_enrolment
-    WHERE ARRAY_CONTAINS($census_years, academic_year) AND ARRAY_CONTAINS($census_label_starts, label_start)
+    FROM absence
 ),
 folded AS (
     SELECT
@@ -71,12 +121,11 @@ grid AS (
         f.overall_absence,
         f.authorised_absence,
         f.unauthorised_absence
-    FROM stg_census AS s
+    FROM census AS s
     JOIN stg_census_dates AS d
         ON d.census_term = 'SPR' AND d.academic_year = s.academic_year
     LEFT JOIN folded AS f
         ON f.pupil_id = s.pupil_id AND f.census_year = s.academic_year
-    WHERE ARRAY_CONTAINS($census_years, s.academic_year) AND ARRAY_CONTAINS($census_label_starts, s.label_start)
 ),
 chosen AS (
     SELECT

@@ -11,6 +11,9 @@
 -- latest_key = collection year x 10^7 + days from 1800-01-01 to the end date (null end as
 -- 9999-12-31, 2.9M days, so the year always dominates); fixed-size keys keep the aggregate
 -- spillable. Returns without a PMR get a null key so that the PMR is the latest one recorded.
+-- The latest return's end date, collection year, NFA flag and RC8 flag are read back from one
+-- MAX of latest_key x 4 + 2 x NFA + RC8 (both flags 0/1), one aggregate state instead of five
+-- (two returns of one year with the same end date: the larger flags, where ARG_MAX took either).
 WITH returns AS (
     SELECT
         CIN_PupilMatchingRefAnonymous AS pupil_id,
@@ -51,10 +54,7 @@ latest AS (
         child_id,
         start_date,
         ARG_MAX(pupil_id, CASE WHEN pupil_id IS NOT NULL THEN latest_key END) AS pupil_id,
-        ARG_MAX(end_or_open, latest_key) AS end_or_open,
-        MAX(collection_year) AS last_collection_year,
-        ARG_MAX(referral_nfa, latest_key) AS referral_nfa,
-        ARG_MAX(not_in_need, latest_key) AS not_in_need,
+        MAX(latest_key * 4 + 2 * referral_nfa + not_in_need) AS latest,
         MIN(collection_year) AS first_collection_year,
         COUNT(*) AS returns_count
     FROM intervals
@@ -66,10 +66,10 @@ SELECT
     la,
     child_id,
     start_date,
-    NULLIF(end_or_open, DATE '9999-12-31') AS end_date,
-    referral_nfa,
-    not_in_need,
+    NULLIF(DATE '1800-01-01' + CAST(MOD(latest // 4, 10000000) AS INTEGER), DATE '9999-12-31') AS end_date,
+    CAST(MOD(latest // 2, 2) AS INTEGER) AS referral_nfa,
+    CAST(MOD(latest, 2) AS INTEGER) AS not_in_need,
     first_collection_year,
-    last_collection_year,
+    CAST(latest // 40000000 AS INTEGER) AS last_collection_year,
     returns_count
 FROM latest

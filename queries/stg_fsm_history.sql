@@ -1,10 +1,12 @@
 -- name: stg_fsm_history
--- grain: pupil x census term x academic year at which the pupil was recorded FSM-eligible
+-- grain: enrolment recorded FSM-eligible (pupil x census term x academic year, once per enrolment)
 -- params: none
 -- depends: autumn_census, spring_census, summer_census, stg_census_dates
 -- materialise: view
 -- Every census (any term, any registration) at which the pupil was FSM-eligible: eligibility is a
--- property of the pupil, so any enrolment recording it counts.
+-- property of the pupil, so any enrolment recording it counts. Not de-duplicated: a pupil with two
+-- eligible enrolments in one census appears twice, and the readers (flag_fsm's BIT_OR,
+-- cov_baseline's COUNT(DISTINCT academic_year)) count censuses, not rows.
 WITH eligible AS (
     SELECT 'AUT' AS census_term, PupilMatchingRefAnonymous AS pupil_id, AcademicYear AS academic_year_label
     FROM autumn_census WHERE CAST(FSMeligible AS INTEGER) = 1
@@ -13,7 +15,7 @@ WITH eligible AS (
     UNION ALL
     SELECT 'SUM', PupilMatchingRefAnonymous, AcademicYear FROM summer_census WHERE CAST(FSMeligible AS INTEGER) = 1
 )
-SELECT DISTINCT e.pupil_id, e.census_term, d.academic_year, d.census_date
+SELECT e.pupil_id, e.census_term, d.academic_year, d.census_date
 FROM eligible AS e
 JOIN stg_census_dates AS d
     ON d.census_term = e.census_term

@@ -42,10 +42,10 @@ def test_run_query_names_missing_and_unknown_params():
 def test_build_requires_the_union_of_declared_params():
     con = connect()
     assert sql.declared_params(["flag_pupil_census"]) == (
-        "census_label_starts", "census_years", "definition", "exclude_short_breaks", "include_nfa",
+        "candidates_only", "census_label_starts", "census_years", "definition", "exclude_short_breaks", "include_nfa",
         "include_not_in_need", "lookback_years")
     with pytest.raises(ParameterError, match=r"missing \$definition"):
-        sql.build(con, ["flag_pupil_census"], {"census_years": [2023], "census_label_starts": ["2022"],
+        sql.build(con, ["flag_pupil_census"], {"candidates_only": False, "census_years": [2023], "census_label_starts": ["2022"],
                                                "lookback_years": 6, "include_nfa": False,
                                                "include_not_in_need": False, "exclude_short_breaks": True})
 

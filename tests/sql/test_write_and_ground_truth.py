@@ -76,3 +76,55 @@ def test_cohort_counts_equal_ground_truth(tmp_path):
     for year, expected in truth.items():
         got = (counts.get((year, "treated"), 0), counts.get((year, "comparison"), 0), cwsw[year])
         assert got == (expected["treated"], expected["comparison"], expected["ever6_cwsw"]), year
+
+
+def _narrow_world():
+    """The hand-made world, with enrolments that are not the main registration recording EVERFSM_6 = 1
+    (P15's S row; P16's M row, its main C row recording none): candidates by a row the grid does not keep."""
+    from .world import census_rows, cin_rows, cla_rows, summer_rows
+
+    rows = []
+    for r in census_rows():
+        key = (r["PupilMatchingRefAnonymous"], r.get("EnrolStatus"), r["AcademicYear"])
+        if key in {("P15", "S", "2022/2023"), ("P16", "M", "2022/2023")}:
+            r = dict(r, EVERFSM_6=1)
+        elif key == ("P15", "M", "2022/2023"):
+            r = dict(r, EVERFSM_6=0)
+        rows.append(r)
+    from .extracts import connect
+    return connect(spring_census=rows, summer_census=summer_rows(), cin=cin_rows(), cla_episodes=cla_rows())
+
+
+def _built(narrow: bool, **options) -> tuple[int, dict[str, pl.DataFrame]]:
+    """Grid rows and the analysis models from one build with (or without) the narrow grid."""
+    from impact import sql
+
+    con = _narrow_world()
+    models = ["out_attendance_panel", "out_ks4", "cov_baseline", "attrition"]
+    opts = cohorts._for_tables(cohorts.CohortOptions.checked("test", **options), models + ["cohort_pupil_census"] * (not narrow))
+    assert opts.narrow_grid == narrow
+    deps = sql.prerequisites(models)
+    sql.build(con, deps, opts.sql_params(deps), passes=opts.yearly_passes)
+    grid = con.execute("SELECT COUNT(*) FROM cohort_pupil_year").fetchall()[0][0]
+    return grid, {m: sql.run_query(con, m, opts.sql_params([m], own=True)) for m in models}
+
+
+@pytest.mark.parametrize("options", [
+    dict(years=[2022, 2023, 2024]),
+    dict(years=[2023, 2024], definition="plan", exclude_cla=True, include_nfa=True),
+    dict(years=[2022, 2023, 2024], keep_excluded=True),
+    dict(years=[2023, 2024], comparison="not_cwsw"),
+])
+def test_narrow_grid_gives_the_same_tables(options):
+    # With the default comparison and no keep_excluded the stored grid keeps only the pupil-years
+    # that can be treated or comparison; every table read from it (and the counts of attrition and
+    # the LA bands, which need every pupil-year) is unchanged.
+    full_rows, full = _built(False, **options)
+    narrow_rows, narrow = _built(True, **options)
+    narrows = options.get("comparison", "ever6_fsm_not_cwsw") == "ever6_fsm_not_cwsw" and not options.get("keep_excluded")
+    assert (narrow_rows < full_rows) if narrows else (narrow_rows == full_rows)
+    excluded = full["attrition"].filter(pl.col("detail") == "not_fsm_not_cwsw")["n"].sum()
+    assert excluded > 0 if options.get("comparison") is None else excluded == 0
+    for model, frame in full.items():
+        assert narrow[model].schema == frame.schema, model
+        assert narrow[model].sort(frame.columns, nulls_last=True).equals(frame.sort(frame.columns, nulls_last=True)), model
