@@ -1,9 +1,9 @@
 """The KS4 spec on synthetic data with no planted effect, matching with and without `ever6_fsm_years`.
 
 With every effect zero, a matched DiD estimate is bias plus noise. Writes
-docs/validation/ks4-zero-effect.md: per seed and outcome, the estimate and 95% CI of the KS4 spec
-as written and of the same spec without `ever6_fsm_years` among its matching covariates, then the
-mean over seeds. Usage: python docs/ks4_zero_effect.py [--seeds 1 2 3] [--pupils N]
+docs/validation/ks4-zero-effect.md: per seed, estimator (the years it leaves out) and outcome,
+the estimate and 95% CI of the KS4 spec as written and of the same spec without `ever6_fsm_years`
+among its matching covariates, then the mean over seeds. Usage: python docs/ks4_zero_effect.py [--seeds 1 2 3] [--pupils N]
 """
 from __future__ import annotations
 
@@ -40,9 +40,11 @@ def estimates(seed: int, pupils: int, work: Path) -> pl.DataFrame:
     frames = []
     for label, variant in (("as written", spec), (f"without {COVARIATE}", _without_covariate(spec))):
         table = run(variant, data=data).tables["estimates"]
+        left_out = pl.Series([", ".join(map(str, e.did.exclude_years)) for e in spec.estimators])
         frames.append(table.filter(pl.col("subgroup").is_null() if "subgroup" in table.columns else pl.lit(True))
-                      .select(pl.lit(label).alias("matching"), pl.lit(seed).alias("seed"), "outcome", "estimate",
-                              "ci_low", "ci_high", "n_treated"))
+                      .select(pl.lit(label).alias("matching"), pl.lit(seed).alias("seed"),
+                              pl.col("estimator_index").map_elements(left_out.__getitem__, return_dtype=pl.Utf8)
+                              .alias("years_left_out"), "outcome", "estimate", "ci_low", "ci_high", "n_treated"))
     return pl.concat(frames)
 
 
@@ -57,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         rows = pl.concat([estimates(seed, pupils, Path(tmp)) for seed in args.seeds])
     seconds = time.perf_counter() - start
     rows = rows.with_columns(covers_zero=(pl.col("ci_low") <= 0) & (pl.col("ci_high") >= 0))
-    mean = rows.group_by("matching", "outcome", maintain_order=True).agg(
+    mean = rows.group_by("matching", "years_left_out", "outcome", maintain_order=True).agg(
         mean_estimate=pl.col("estimate").mean(), covers_zero=pl.col("covers_zero").sum(), seeds=pl.len())
     lines = [
         "# KS4 matched DiD with no planted effect",
@@ -68,16 +70,17 @@ def main(argv: list[str] | None = None) -> int:
         "",
         "## Mean over seeds",
         "",
-        "| matching | outcome | mean estimate | CIs covering 0 |",
-        "|---|---|---|---|",
-        *(f"| {r['matching']} | {r['outcome']} | {r['mean_estimate']:+.4f} | {r['covers_zero']} of {r['seeds']} |"
+        "| matching | years left out | outcome | mean estimate | CIs covering 0 |",
+        "|---|---|---|---|---|",
+        *(f"| {r['matching']} | {r['years_left_out']} | {r['outcome']} | {r['mean_estimate']:+.4f} | "
+          f"{r['covers_zero']} of {r['seeds']} |"
           for r in mean.iter_rows(named=True)),
         "",
         "## Each seed",
         "",
-        "| matching | seed | outcome | estimate | 95% CI | matched treated |",
-        "|---|---|---|---|---|---|",
-        *(f"| {r['matching']} | {r['seed']} | {r['outcome']} | {r['estimate']:+.4f} | "
+        "| matching | years left out | seed | outcome | estimate | 95% CI | matched treated |",
+        "|---|---|---|---|---|---|---|",
+        *(f"| {r['matching']} | {r['years_left_out']} | {r['seed']} | {r['outcome']} | {r['estimate']:+.4f} | "
           f"[{r['ci_low']:+.4f}, {r['ci_high']:+.4f}] | {r['n_treated']:,} |" for r in rows.iter_rows(named=True)),
         "",
     ]

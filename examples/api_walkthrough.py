@@ -28,7 +28,8 @@ from impact.estimate import EventStudyResult
 #: Pre-policy characteristics matched on (those of specs/vsh_cwsw_ks4.yaml).
 COVARIATES = [
     "ks2_read_score", "ks2_mat_score", "ks2_read_missing", "ks2_mat_missing", "sen_provision", "sex",
-    "ethnicity_major", "eal", "idaci_decile", "prior_absence_rate", "prior_absence_missing", "la_band_number",
+    "ethnicity_major", "eal", "idaci_decile", "fsm_history_years", "ever6_fsm_years", "prior_absence_rate",
+    "prior_absence_missing", "la_band_number",
 ]
 POLICY_YEAR = 2022  # 2021/22, the first full year of the VSH extension
 COVID_YEARS = [2020, 2021]  # excluded, never pooled (docs/explanation/design.md)
