@@ -1,7 +1,7 @@
 -- name: out_attendance_panel
 -- grain: pupil x academic year (pupils on the spring census of each cohort year)
 -- params: $keep_excluded, $census_years
--- depends: cohort_pupil_year, out_exclusions, stg_exclusions
+-- depends: cohort_pupil_year, out_exclusions
 -- Each cohort row (pupil x census year) with that academic year's absence and exclusions, and the
 -- census's current-year fsm_eligible and sen_provision. Absence: the sessions summed over the
 -- pupil-year's enrolments, stored with the cohort rows (cohort_pupil_year). Pupil-years over 420
@@ -11,11 +11,9 @@
 -- possible, so that exactly 10% is persistent despite binary floating point). 2019/20 (year 2020)
 -- holds the autumn term only (partial_year); 2020/21 and 2021/22 counted code X sessions as
 -- possible, not absent (code_x_year). Exclusion counts are 0 for pupils without an exclusion in a
--- year the extract covers, null for years it does not cover.
-WITH exclusion_years AS (
-    SELECT DISTINCT academic_year FROM stg_exclusions WHERE ARRAY_CONTAINS($census_years, academic_year)
-),
-cohort AS (
+-- year the extract covers, null for years it does not cover (the covered years are those of the
+-- per-pupil counts, so that the exclusions are read and de-duplicated once).
+WITH cohort AS (
     -- absence sums are kept only where at most 420 sessions were possible
     SELECT
         pupil_id, census_year, la, school_id, nc_year, cohort, treated, exclusion_reason, ever_cin, ever_cpp,
@@ -29,6 +27,9 @@ cohort AS (
 ),
 exclusion_counts AS (
     SELECT * FROM out_exclusions WHERE ARRAY_CONTAINS($census_years, academic_year)
+),
+exclusion_years AS (
+    SELECT DISTINCT academic_year FROM exclusion_counts
 )
 SELECT
     c.pupil_id,

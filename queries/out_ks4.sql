@@ -8,16 +8,26 @@
 -- number of spring censuses in the six years to the KS4 year (Year 6 to Year 11, the years that
 -- decide Ever6 FSM) at which the pupil was FSM-eligible (0 when none; years before the first
 -- extract count as not eligible), a matching covariate that holds the comparison group's FSM
--- exposure fixed while FSM eligibility widens across cohorts.
+-- exposure fixed while FSM eligibility widens across cohorts. The KS4 records of the cohort years
+-- (cohort_ks4, read twice, so computed once) meet the pupil's distinct spring-census FSM years
+-- (spring_fsm) by pupil alone, the six-year window applied to the pairs: joined to the FSM
+-- history directly, DuckDB first paired every KS4 record with the census dates of its window
+-- (about four times the KS4 rows) before the join by pupil.
 WITH years AS (
     SELECT DISTINCT census_year FROM cohort_pupil_census
 ),
+cohort_ks4 AS (
+    SELECT k.* FROM stg_ks4 AS k JOIN years AS y ON y.census_year = k.ks4_year
+),
+spring_fsm AS (
+    SELECT DISTINCT pupil_id, academic_year FROM stg_fsm_history WHERE census_term = 'SPR'
+),
 fsm_years AS (
-    SELECT k.pupil_id, CAST(COUNT(DISTINCT h.academic_year) AS INTEGER) AS ever6_fsm_years
-    FROM stg_ks4 AS k
-    JOIN stg_fsm_history AS h
+    SELECT k.pupil_id, CAST(COUNT(*) AS INTEGER) AS ever6_fsm_years
+    FROM cohort_ks4 AS k
+    JOIN spring_fsm AS h
         ON h.pupil_id = k.pupil_id
-    WHERE h.census_term = 'SPR' AND h.academic_year BETWEEN k.ks4_year - 5 AND k.ks4_year
+    WHERE h.academic_year BETWEEN k.ks4_year - 5 AND k.ks4_year
     GROUP BY k.pupil_id
 )
 SELECT
@@ -42,9 +52,7 @@ SELECT
     k.em95,
     k.ebacc_entry,
     k.grading_regime
-FROM stg_ks4 AS k
-JOIN years AS y
-    ON y.census_year = k.ks4_year
+FROM cohort_ks4 AS k
 LEFT JOIN cohort_pupil_census AS c
     ON c.pupil_id = k.pupil_id AND c.census_year = k.ks4_year
 LEFT JOIN fsm_years AS f
