@@ -17,7 +17,7 @@ from typing import Any
 
 import polars as pl
 
-from ..cohorts import TABLES, CohortOptions
+from ..cohorts import TABLES, CohortOptions, _for_tables
 from ..data.contracts import CONTRACTS
 from ..errors import ParameterError
 from ..params import check_choice
@@ -56,10 +56,10 @@ def extracts_session(data: Any, spark: Any = None, owner: str = "impact.spark") 
 def _views(data: Any, owner: str, spark: Any, names: list[str], options: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
     """The output tables `names` as labelled lazy Spark DataFrames over one build of the stored models
     they read; the built models are dropped on exit."""
-    opts = CohortOptions.checked(owner, **options)
+    models = [TABLES[n] for n in names]
+    opts = _for_tables(CohortOptions.checked(owner, **options), models)  # the narrow grid unless a table needs all
     tag = f"ever{opts.lookback_years}_"
     with extracts_session(data, spark, owner) as active:
-        models = [TABLES[n] for n in names]
         deps = prerequisites(models)
         built = build(active, deps, opts.sql_params(deps))
         try:

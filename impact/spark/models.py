@@ -3,8 +3,9 @@
 Each model runs as its transpiled Spark SQL with values bound as named parameters
 (`spark.sql(text, args=...)`), never formatted into the text. `materialise: table` models become
 temp views cached with `spark.catalog.cacheTable` (memory, spilling to disk) and computed at once,
-so later models read them instead of recomputing; `view` models become plain temp views; `inline`
-models run as CTEs of the models that read them (impact.sql.composed), unless built by name.
+so later models read them instead of recomputing (the transpiled SQL has no CTEs, inside which Spark
+would not find them); `view` models become plain temp views; `inline` models run as subqueries of
+the models that read them (impact.sql.composed), unless built by name.
 """
 from __future__ import annotations
 

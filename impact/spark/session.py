@@ -18,12 +18,15 @@ LOCAL_CONF: dict[str, str] = {
     "spark.driver.memory": "6g",
     "spark.sql.session.timeZone": "UTC",
     "spark.sql.shuffle.partitions": "16",
+    "spark.driver.maxResultSize": "0",
     "spark.ui.enabled": "false",
     "spark.ui.showConsoleProgress": "false",
 }
 """Settings of the local session opened when none is given: 2 cores and a 6 GB driver (the
 machine's budget), UTC so that timestamps cast to the same dates as in DuckDB, few shuffle
-partitions (adaptive execution coalesces them further) and no web UI."""
+partitions (adaptive execution coalesces them further), no cap on the rows collected to the driver
+(Spark's default 1 GB cap stops the national attendance panel, about 1.2 GB of Arrow batches;
+the driver's memory is the real limit) and no web UI."""
 
 
 def require_pyspark() -> None:

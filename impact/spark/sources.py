@@ -44,11 +44,6 @@ def spark_type(kind: str) -> str:
     return _SPARK_NAMES[NULL_TYPES[kind]]
 
 
-def contract_ddl(contract: TableContract) -> str:
-    """The contract's columns as a Spark DDL schema string (for empty optional tables)."""
-    return ", ".join(f"`{c.name}` {spark_type(c.kind)}" for c in contract.columns)
-
-
 def _projection(contract: TableContract, plan: _FilePlan) -> list[Any]:
     from pyspark.sql import functions as F
 
@@ -164,9 +159,14 @@ def register_extracts(spark: Any, data: str | Path | Mapping[str, Any], *, mappi
 
 
 def register_empty(spark: Any, names: Sequence[str]) -> None:
-    """Register (or replace) each named contract table as an empty, typed temp view."""
+    """Register (or replace) each named contract table as an empty, typed temp view.
+
+    Written as `SELECT typed NULLs WHERE FALSE`, which Spark plans as an empty local relation and
+    drops from unions and joins; `createDataFrame([])` would be a Python RDD whose every read starts
+    Python workers."""
     for name in names:
-        spark.createDataFrame([], schema=contract_ddl(CONTRACTS[name])).createOrReplaceTempView(name)
+        columns = ", ".join(f"CAST(NULL AS {spark_type(c.kind)}) AS `{c.name}`" for c in CONTRACTS[name].columns)
+        spark.sql(f"SELECT {columns} WHERE FALSE").createOrReplaceTempView(name)
 
 
 def register_missing_tables(spark: Any) -> list[str]:

@@ -13,6 +13,12 @@ one difference in type:
   (e.g. the literal `10000.0`) in DECIMAL, rounding the quotient, so the dividend is cast to DOUBLE.
 - `ROW_NUMBER`, `RANK`, `DENSE_RANK`, `NTILE`: BIGINT in DuckDB, INT in Spark; cast to BIGINT so
   that a rank in an output (e.g. `pilot_wave`) has the same type on both engines.
+
+One rewrite is for speed alone: every CTE is inlined as a subquery where it is read. Spark does
+not look up cached temp views inside a CTE's body (none matched on PySpark 4.3), so a model
+whose CTEs read the cached models upstream recomputed them all from the extracts, every time;
+subqueries are matched. A CTE read twice is written twice: Spark plans each reference to a CTE
+apart too, and reuses identical exchanges either way.
 """
 from __future__ import annotations
 
@@ -42,6 +48,25 @@ def _rewrite(tree):
     for div in list(tree.find_all(exp.Div)):
         if not (isinstance(div.this, exp.Cast) and div.this.to.is_type("double")):
             div.set("this", exp.cast(div.this.copy(), "DOUBLE"))
+    return _inline_ctes(tree)
+
+
+def _inline_ctes(tree):
+    """Replace each reference to a CTE by its query as an aliased subquery and drop the WITH clauses,
+    innermost first, so that a name reused in a nested WITH (e.g. by a model and an inline model it
+    reads) resolves to the nearest definition, as in DuckDB. Within a WITH the last CTE goes first:
+    a CTE reads only earlier ones, whose references its copies then carry into the query."""
+    from sqlglot import exp
+
+    for with_ in reversed(list(tree.find_all(exp.With))):
+        if with_.args.get("recursive"):
+            raise ValueError("recursive CTEs cannot be inlined")
+        scope = with_.parent
+        with_.pop()
+        for cte in reversed(with_.expressions):
+            for table in list(scope.find_all(exp.Table)):
+                if not table.db and table.name == cte.alias:
+                    table.replace(exp.Subquery(this=cte.this.copy(), alias=exp.TableAlias(this=exp.to_identifier(table.alias_or_name))))
     return tree
 
 
@@ -57,8 +82,8 @@ def transpile(sql: str) -> str:
 
 @lru_cache(maxsize=None)
 def spark_sql(name: str) -> tuple[str, tuple[str, ...]]:
-    """The Spark SQL that runs model `name` (impact.sql.composed: its inline dependencies as leading
-    CTEs) and the parameters it binds; its `:name` markers must be exactly those parameters."""
+    """The Spark SQL that runs model `name` (impact.sql.composed, its inline dependencies and CTEs
+    inlined as subqueries) and the parameters it binds; its `:name` markers must be exactly those parameters."""
     import sqlglot
     from sqlglot import exp
     from sqlglot.errors import SqlglotError
@@ -70,13 +95,6 @@ def spark_sql(name: str) -> tuple[str, tuple[str, ...]]:
     except (SqlglotError, ValueError) as exc:
         raise QueryDefinitionError(f"{query.path}: sqlglot cannot read the model as DuckDB SQL: {exc}") from None
     tree = sqlglot.parse_one(text, read="spark")
-    names = [cte.alias for cte in tree.find_all(exp.CTE)]
-    repeated = sorted({n for n in names if names.count(n) > 1})
-    if repeated:  # sqlglot moves the CTEs of inline dependencies to the top, where names must differ
-        raise QueryDefinitionError(
-            f"{query.path}: CTE name(s) {', '.join(repeated)} are used both in the model and in an inline "
-            "model it reads; Spark needs them distinct, so rename one"
-        )
     markers = {p.name for p in tree.find_all(exp.Placeholder)}
     if markers != set(params):
         raise QueryDefinitionError(

@@ -1,5 +1,6 @@
-"""The DuckDB -> Spark SQL transpile: every model transpiles with exactly its parameters, and the
-three rewrites (ARG_MAX_NULL, day of week, division) give DuckDB's values on Spark."""
+"""The DuckDB -> Spark SQL transpile: every model transpiles with exactly its parameters, the
+rewrites (ARG_MAX_NULL, day of week, division, rank types) give DuckDB's values on Spark, and CTEs
+are inlined with DuckDB's scoping so that Spark reads cached models through them."""
 from __future__ import annotations
 
 import datetime as dt
@@ -80,18 +81,30 @@ def _ddl(schema) -> str:
     return ", ".join(f"{f.name} {names[str(f.type)]}" for f in schema)
 
 
-def test_repeated_cte_names_across_inline_models_are_refused(monkeypatch):
-    import importlib
+# a model (m) reading an inline model (dep) where both name a CTE b, CTEs reading earlier CTEs,
+# and one CTE read twice: inlined innermost first, each name resolves as DuckDB resolves it
+NESTED_CTES = ('WITH "dep" AS (WITH b AS (SELECT 1 AS x) SELECT x FROM b), c AS (SELECT x + 10 AS x FROM dep) '
+               'SELECT * FROM (WITH b AS (SELECT 2 AS x) SELECT b.x AS y, c.x AS z FROM b, c '
+               'UNION ALL SELECT x, x FROM dep) AS "m", c AS c2 ORDER BY y')
 
-    tr = importlib.import_module("impact.spark.transpile")
-    from impact.sql import QueryDefinitionError, load_query
 
-    text = 'WITH "dep" AS (WITH b AS (SELECT 1 AS x) SELECT * FROM b) SELECT * FROM (WITH b AS (SELECT 2 AS y) SELECT * FROM b, dep) AS "m"'
-    monkeypatch.setattr(tr, "composed", lambda name: (text, ()))
-    monkeypatch.setattr(tr, "load_query", lambda name: load_query("attrition"))
-    tr.spark_sql.cache_clear()
+def test_ctes_are_inlined_with_duckdb_scoping():
+    out = transpile(NESTED_CTES)
+    assert "WITH" not in out.upper()
+    assert duckdb.sql(out).fetchall() == duckdb.sql(NESTED_CTES).fetchall() == [(1, 1, 11), (2, 11, 11)]
+
+
+def test_recursive_ctes_are_refused():
+    with pytest.raises(ValueError, match="recursive"):
+        transpile("WITH RECURSIVE r AS (SELECT 1 AS n UNION ALL SELECT n + 1 FROM r WHERE n < 3) SELECT * FROM r")
+
+
+@pytest.mark.spark
+def test_a_cached_model_read_inside_a_cte_is_read_from_the_cache(spark):
+    spark.range(100).selectExpr("id AS x").createOrReplaceTempView("cached_model")
+    spark.catalog.cacheTable("cached_model")
     try:
-        with pytest.raises(QueryDefinitionError, match="CTE name"):
-            tr.spark_sql("fake_model")
+        plan = spark.sql(transpile("WITH c AS (SELECT x FROM cached_model WHERE x > 5) SELECT COUNT(*) FROM c"))
+        assert "InMemoryRelation" in plan._jdf.queryExecution().optimizedPlan().toString()
     finally:
-        tr.spark_sql.cache_clear()
+        spark.catalog.dropTempView("cached_model")
