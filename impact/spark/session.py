@@ -5,7 +5,9 @@ without it gets one line saying what to install, never an ImportError traceback.
 """
 from __future__ import annotations
 
+import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -39,10 +41,13 @@ def require_pyspark() -> None:
 
 
 def local_session(conf: Mapping[str, str] | None = None) -> Any:
-    """A new local SparkSession with `LOCAL_CONF` (overridden by `conf`); the caller stops it."""
+    """A new local SparkSession with `LOCAL_CONF` (overridden by `conf`); the caller stops it. Unless
+    PYSPARK_PYTHON says otherwise, its Python workers run this interpreter, not whatever `python3` is
+    first on PATH, so that a venv's packages reach them even when the venv is not activated."""
     require_pyspark()
     from pyspark.sql import SparkSession
 
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # read when the SparkContext starts
     builder = SparkSession.builder.appName("impact")
     for key, value in {**LOCAL_CONF, **(conf or {})}.items():
         builder = builder.config(key, value)

@@ -70,6 +70,12 @@ def _raw_extract(directory: Path) -> Path:
 
 
 @pytest.mark.spark
+def test_local_workers_run_this_interpreter(spark):
+    """Workers import impact's dependencies from this interpreter's environment, activated or not."""
+    assert spark.sparkContext.pythonExec == sys.executable
+
+
+@pytest.mark.spark
 def test_registration_matches_duckdb(spark, tmp_path):
     directory = _raw_extract(tmp_path)
     mapping = {"spring_census": {"ENROL": "EnrolStatus"}}
