@@ -34,13 +34,37 @@ from impact import cohorts
 from impact.data.sources import register_extracts
 
 
-class FolderPeak:
-    """Polls a folder's total size in a background thread; `peak` is the largest seen (bytes)."""
+class Poller:
+    """Calls `poll()` every `every` seconds in a background thread inside a `with` block, and once more at its end."""
 
-    def __init__(self, folder: Path, every: float = 0.5) -> None:
-        self.folder, self.every, self.peak = folder, every, 0
+    def __init__(self, every: float) -> None:
+        self.every = every
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def poll(self) -> None:
+        raise NotImplementedError
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            self.poll()
+
+    def __enter__(self) -> "Poller":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.poll()
+
+
+class FolderPeak(Poller):
+    """Polls a folder's total size; `peak` is the largest seen (bytes)."""
+
+    def __init__(self, folder: Path, every: float = 0.5) -> None:
+        super().__init__(every)
+        self.folder, self.peak = folder, 0
 
     def _size(self) -> int:
         total = 0
@@ -52,31 +76,21 @@ class FolderPeak:
                     pass
         return total
 
-    def _run(self) -> None:
-        while not self._stop.wait(self.every):
-            self.peak = max(self.peak, self._size())
-
-    def __enter__(self) -> "FolderPeak":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
+    def poll(self) -> None:
         self.peak = max(self.peak, self._size())
 
 
-class BusiestThread:
-    """Samples the process's threads' CPU time (Linux /proc/self/task) in a background thread and
-    sums, interval by interval, the CPU of the busiest thread: about the wall time the work needs
-    on an otherwise idle machine, whatever the load (a phase that one thread runs alone counts in
-    full, one spread over both cores counts half). `seconds` is that sum; 0 where /proc is absent."""
+class BusiestThread(Poller):
+    """Samples the process's threads' CPU time (Linux /proc/self/task) and sums, interval by
+    interval, the CPU of the busiest thread: about the wall time the work needs on an otherwise
+    idle machine, whatever the load (a phase that one thread runs alone counts in full, one spread
+    over both cores counts half). `seconds` is that sum; 0 where /proc is absent."""
 
     def __init__(self, every: float = 0.2) -> None:
-        self.every, self.seconds = every, 0.0
+        super().__init__(every)
+        self.seconds = 0.0
         self._tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._last: dict[str, float] = {}
 
     def _sample(self) -> dict[str, float]:
         out = {}
@@ -92,24 +106,15 @@ class BusiestThread:
             out[task] = (int(fields[11]) + int(fields[12])) / self._tick
         return out
 
-    def _add(self, before: dict[str, float], after: dict[str, float]) -> None:
-        self.seconds += max((after[t] - before.get(t, 0.0) for t in after), default=0.0)
-
-    def _run(self) -> None:
-        last = self._sample()
-        while not self._stop.wait(self.every):
-            now = self._sample()
-            self._add(last, now)
-            last = now
-        self._add(last, self._sample())
+    def poll(self) -> None:
+        now = self._sample()
+        self.seconds += max((now[t] - self._last.get(t, 0.0) for t in now), default=0.0)
+        self._last = now
 
     def __enter__(self) -> "BusiestThread":
-        self._thread.start()
+        self._last = self._sample()
+        super().__enter__()
         return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
 
 
 def bytes_written() -> int:
