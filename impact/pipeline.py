@@ -659,7 +659,8 @@ def _event_truth(table: pl.DataFrame, truth: dict | None, panel: str, outcome: s
 
 
 def _estimate_subset(spec, frame, weighted, truth, say, notes, subgroup, level):
-    from .estimate import att_gt, did, event_study, threshold_did, threshold_event_study
+    from .estimate import att_gt, did, event_study, probit_did, threshold_did, threshold_event_study
+    from .estimate._inputs import FEW_CLUSTERS
 
     rows, events, pretrends = [], [], []
     for est, body, outcome, label, where in _fits(spec, subgroup, level, say):
@@ -679,15 +680,22 @@ def _estimate_subset(spec, frame, weighted, truth, say, notes, subgroup, level):
                 )
 
             threshold = THRESHOLDS.get(outcome) if body.threshold_outcomes == "from_rate" else None
+            latent = body.threshold_outcomes == "latent_index" and _zero_one(data, outcome)
+            common = dict(fixed_effects=body.fixed_effects, covariates=body.covariates, weights=w, cluster=body.cluster,
+                          inference=body.inference)
             if threshold:
-                res = threshold_did(data, *threshold, body.treatment, "post", fixed_effects=body.fixed_effects,
-                                    covariates=body.covariates, weights=w, cluster=body.cluster,
-                                    inference=body.inference)
+                res = threshold_did(data, *threshold, body.treatment, "post", **common)
+            elif latent:
+                res = probit_did(data, outcome, body.treatment, "post", **common)
             else:
                 res = fit_did(outcome, body.inference)
+                if body.few_clusters and (res.info.get("effective_clusters") or FEW_CLUSTERS) < FEW_CLUSTERS:
+                    res = fit_did(outcome, body.few_clusters)
+                    res.notes.append(f"fewer than {FEW_CLUSTERS} clusters (or effective clusters by size): inference "
+                                     f"{body.few_clusters!r} (few_clusters) instead of {body.inference!r}")
 
             def did_on_effects():
-                if threshold:  # its estimand: the mean individual effect of the treated post rows
+                if threshold or latent:  # their estimand: the mean individual effect of the treated post rows
                     treated_post = (pl.col(body.treatment) == 1) & (pl.col("post") == 1)
                     return data.filter(treated_post).select(_mean_effect(tau, w)).item()
                 # the same estimator on the individual effects: its estimand's true value
@@ -800,6 +808,14 @@ def _estimate_in_spark(spec: Spec, frame: Any, truth: dict | None, say: Progress
                 pretrends.append(_pretrend_row(res, label))
             notes.extend(f"{est.kind} on {outcome}{where}: {n}" for n in res.notes)
     return _stacked(rows, events, pretrends)
+
+
+def _zero_one(data: pl.DataFrame, outcome: str) -> bool:
+    """Whether `outcome` is a 0/1 indicator (integer or boolean, no other values): a probit's outcome."""
+    column = data.get_column(outcome)
+    if not (column.dtype.is_integer() or column.dtype == pl.Boolean):
+        return False
+    return set(column.drop_nulls().cast(pl.Int64).unique().to_list()) <= {0, 1}
 
 
 def _mean_effect(tau: str, weights: str | None) -> pl.Expr:

@@ -138,6 +138,7 @@ class DesignSpec(_Model):
 
 Cluster = str | list[str] | None
 ThresholdOutcomes = Literal["indicator", "from_rate"]
+DidThresholdOutcomes = Literal["indicator", "from_rate", "latent_index"]
 COVARIATES = "time-varying controls added to the regression (columns of the panel)"
 CLUSTER = "one or two columns to cluster standard errors on (e.g. la); default: the unit"
 BOOTSTRAP_REPS = "bootstrap replications (wild bootstrap / multiplier bootstrap)"
@@ -146,6 +147,10 @@ THRESHOLD_OUTCOMES = (
     "'indicator' fits the model to the 0/1 column (parallel trends in the indicator); 'from_rate' fits it "
     "to the rate and compares each treated rate with the rate less its effect (parallel trends in the rate, "
     "an additive effect: impact.threshold_did)"
+)
+DID_THRESHOLD_OUTCOMES = THRESHOLD_OUTCOMES + (
+    "; 'latent_index' fits a probit DiD to every 0/1 outcome (em94, em95, ebacc_entry, persistent_absence, ...: "
+    "parallel trends in a latent normal index, for pass marks that move for everyone: impact.probit_did)"
 )
 FIXED_EFFECTS = (
     "columns whose levels are absorbed; 'a^b' absorbs the interaction of columns a and b "
@@ -166,12 +171,22 @@ class DidSpec(_Model):
         "cluster", description="HC1, cluster-robust (CR1), or the wild cluster bootstrap (Rademacher / Webb weights)"
     )
     bootstrap_reps: int = Field(999, ge=99, le=100_000, description=BOOTSTRAP_REPS)
-    threshold_outcomes: ThresholdOutcomes = Field("indicator", description=THRESHOLD_OUTCOMES)
+    threshold_outcomes: DidThresholdOutcomes = Field("indicator", description=DID_THRESHOLD_OUTCOMES)
+    few_clusters: Literal["wild", "wild_webb"] | None = Field(
+        None,
+        description="inference for an estimate on fewer than 20 clusters, counted by their sizes ((sum n)^2 / sum n^2: "
+        "e.g. a subgroup of a few LAs), where CR1 intervals are too narrow: the wild cluster restricted bootstrap ('wild': Rademacher weights; 'wild_webb': "
+        "Webb weights, for fewer than about 12 clusters) instead of `inference`; default: keep `inference`, with a note",
+    )
 
     @model_validator(mode="after")
     def _threshold_inference(self):
-        if self.threshold_outcomes == "from_rate" and self.inference.startswith("wild"):
-            raise ValueError("threshold_outcomes 'from_rate' takes inference 'cluster' or 'robust', not the wild bootstrap")
+        wild = self.inference.startswith("wild") or self.few_clusters is not None
+        if self.threshold_outcomes != "indicator" and wild:
+            raise ValueError(f"threshold_outcomes {self.threshold_outcomes!r} takes inference 'cluster' or 'robust', "
+                             "not the wild bootstrap (inference or few_clusters)")
+        if self.few_clusters is not None and (self.cluster is None or not isinstance(self.cluster, str) and len(self.cluster) != 1):
+            raise ValueError(f"few_clusters {self.few_clusters!r} needs one cluster column (got cluster: {self.cluster!r})")
         return self
 
 
@@ -283,6 +298,8 @@ def _statistics_problem(spec: Spec) -> str | None:
             return f"{at}: {why} estimates did and event_study only; use spark.collect: frame for {est.kind}"
         if est.kind == "did" and body.inference != "cluster":
             return f"{at}.inference: {why} needs 'cluster' (got {body.inference!r}); use spark.collect: frame"
+        if est.kind == "did" and body.few_clusters is not None:
+            return f"{at}.few_clusters: {why} has no wild bootstrap; remove it or use spark.collect: frame"
         if body.cluster is None:
             return f"{at}.cluster: {why} needs a cluster column for its CR1 errors, e.g. cluster: la"
         if body.threshold_outcomes != "indicator":

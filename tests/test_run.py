@@ -246,3 +246,31 @@ def test_unknown_subgroup_column_and_year_groups_without_nc_year_are_spec_errors
     spec["cohort"]["year_groups"] = ["11"]
     with pytest.raises(SpecError, match="cohort.year_groups: the ks4 panel has no NC year"):
         run(parse_spec(spec), data=npd)
+
+
+def test_latent_index_fits_a_probit_to_zero_one_outcomes_only(npd):
+    spec = json.loads(json.dumps(SPEC))
+    spec["panel"] = "ks4"
+    spec["outcomes"] = ["att8", "em95"]
+    spec["estimators"] = [{"did": {"post_from": 2022, "exclude_years": [2020, 2021], "fixed_effects": ["year"],
+                                   "cluster": "la", "threshold_outcomes": "latent_index"}}]
+    table = run(parse_spec(spec), data=npd).tables["estimates"]
+    methods = dict(zip(table["outcome"], table["method"]))
+    assert methods == {"att8": "twfe", "em95": "probit_did"}
+    # its truth is the generator's realised mean effect on the treated post rows (a small planted gain)
+    assert 0 < table.filter(table["outcome"] == "em95")["truth"].item() < 0.05
+
+
+def test_few_clusters_switches_to_the_wild_bootstrap_below_twenty_clusters(npd):
+    from scipy import stats
+
+    spec = json.loads(json.dumps(SPEC))
+    spec["outcomes"] = ["overall_absence_rate"]
+    spec["estimators"] = [{"did": {"post_from": 2022, "exclude_years": [2020, 2021], "fixed_effects": ["pupil_id", "year"],
+                                   "cluster": cl, "few_clusters": "wild_webb", "bootstrap_reps": 199}}
+                          for cl in ("la", "nc_year")]  # 150 LAs; 14 NC years (a test of the switch, not a design)
+    rows = run(parse_spec(spec), data=npd).estimates.sort("estimator_index").rows(named=True)
+    half = [(r["ci_high"] - r["ci_low"]) / 2 for r in rows]
+    t = [stats.t.ppf(0.975, r["df"]) * r["std_error"] for r in rows]
+    assert rows[0]["n_clusters"] == 150 and half[0] == pytest.approx(t[0], rel=1e-9)  # CR1, as before
+    assert rows[1]["n_clusters"] < 20 and half[1] != pytest.approx(t[1], rel=1e-3)  # bootstrap test inversion

@@ -84,6 +84,20 @@ def test_missing_required_fields_and_cross_field_rules():
     msg = _err(lambda r: r["estimators"][1]["event_study"].__setitem__("reference", -1))
     assert "year 2021, which exclude_periods drops" in msg
 
+    def wild_latent(r):
+        r["estimators"][0]["did"].update(inference="wild", threshold_outcomes="latent_index")
+
+    assert "threshold_outcomes 'latent_index' takes inference 'cluster' or 'robust'" in _err(wild_latent)
+
+    def few_clusters_two_columns(r):
+        r["estimators"][0]["did"].update(cluster=["la", "school_id"], few_clusters="wild")
+
+    assert "few_clusters 'wild' needs one cluster column" in _err(few_clusters_two_columns)
+    assert "not the wild bootstrap (inference or few_clusters)" in _err(
+        lambda r: r["estimators"][0]["did"].update(few_clusters="wild", threshold_outcomes="from_rate"))
+    msg = _err(lambda r: r["estimators"][1]["event_study"].__setitem__("threshold_outcomes", "latent_index"))
+    assert "threshold_outcomes: must be one of 'indicator' or 'from_rate'" in msg
+
 
 def test_yaml_problems_are_one_line_with_location(tmp_path):
     p = tmp_path / "s.yaml"

@@ -122,6 +122,7 @@ class Sample:
     n_singletons: int
     n_zero_weight: int
     notes: list[str] = field(default_factory=list)
+    effective_clusters: float | None = None  # the smallest over cluster dimensions; None without clusters
 
     def take(self, a: np.ndarray) -> np.ndarray:
         return a if self.keep is None else a[self.keep]
@@ -133,8 +134,16 @@ def factorize_columns(df: pl.DataFrame, columns: list[str]) -> dict[str, np.ndar
 
 
 FEW_CLUSTERS = 20
-"""Below this many clusters a sample carries a note: CR1 intervals under-cover with few clusters
-(Cameron, Gelbach and Miller 2008; MacKinnon and Webb 2017), where the wild bootstrap holds up."""
+"""Below this many clusters, or this effective number, a sample carries a note: CR1 intervals
+under-cover with few clusters (Cameron, Gelbach and Miller 2008) and with clusters of very unequal
+size (MacKinnon and Webb 2017), where the wild bootstrap holds up better."""
+
+
+def effective_clusters(codes: np.ndarray) -> float:
+    """(sum n_g)^2 / sum n_g^2: the number of equal clusters with the same concentration of rows. Two
+    large LAs and twenty with a pupil each who moved there count as about 2, not 22."""
+    sizes = np.bincount(codes).astype(np.float64)
+    return float(sizes.sum() ** 2 / (sizes @ sizes))
 
 
 def build_sample(
@@ -171,12 +180,18 @@ def build_sample(
     fe_codes = [c if all_kept else recode(c[keep])[0] for c in fe_codes]
     cl_codes = [codes[c] for c in cluster]
     cl_codes = [c if all_kept else recode(c[keep])[0] for c in cl_codes]
+    effective = []
     for name, c in zip(cluster, cl_codes):
-        if c.size and (g := int(c.max()) + 1) < FEW_CLUSTERS:
+        if not c.size:
+            continue
+        g, e = int(c.max()) + 1, effective_clusters(c)
+        effective.append(e)
+        if e < FEW_CLUSTERS:  # e <= g
+            size = f"only {g} clusters" if g < FEW_CLUSTERS else f"{g} clusters but effectively {e:.1f} by their sizes"
             notes.append(
-                f"only {g} clusters of '{name}': cluster-robust standard errors and intervals tend to be too narrow "
-                f"with fewer than about {FEW_CLUSTERS} (did() offers the wild cluster restricted bootstrap: "
-                "inference='wild')"
+                f"{size} of '{name}': cluster-robust standard errors and intervals tend to be too narrow with fewer "
+                f"than about {FEW_CLUSTERS} (did() offers the wild cluster restricted bootstrap: inference='wild')"
             )
     w = None if weights is None else (weights if all_kept else weights[keep])
-    return Sample(int(keep.sum()), mask, fe_codes, cl_codes, w, n_single, n_zero, notes)
+    return Sample(int(keep.sum()), mask, fe_codes, cl_codes, w, n_single, n_zero, notes,
+                  min(effective) if effective else None)

@@ -211,6 +211,7 @@ def fit_did(
     info: dict[str, Any] = {
         "n_obs": fit.n_obs,
         "n_clusters": n_clusters,
+        "effective_clusters": sample.effective_clusters,
         "df": fit.df,
         "k": fit.k,
         "inference": inference,

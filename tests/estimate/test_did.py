@@ -140,3 +140,16 @@ def test_interacted_fixed_effect_equals_a_prebuilt_combined_column():
     with pytest.raises(DataError, match=r"column 'time\^x1' has 1 missing value"):
         did(df.with_columns(pl.when(pl.int_range(pl.len()) == 2).then(None).otherwise(pl.col("x1")).alias("x1")),
             "y", "treated", "post", fixed_effects=["unit", "time^x1"], cluster="cluster")
+
+
+def test_clusters_of_very_unequal_size_are_noted_by_their_effective_number():
+    """Two large clusters and 22 of one row each: 24 clusters, effectively (sum n)^2 / sum n^2, about 2.2."""
+    df = unbalanced_panel(seed=5).with_row_index("row")
+    cluster = pl.when(pl.col("row") < 22).then(pl.col("row") + 100).otherwise(pl.col("unit") % 2)
+    df = df.with_columns(cluster=cluster.cast(df.schema["cluster"]))
+    res = did(df, "y", "treated", "post", unit="unit", time="time", cluster="cluster")
+    sizes = df.group_by("cluster").len()["len"].to_numpy().astype(float)
+    assert res.terms[0].n_clusters == 24
+    assert res.info["effective_clusters"] == pytest.approx(sizes.sum() ** 2 / (sizes @ sizes), rel=1e-12)
+    assert res.info["effective_clusters"] < 2.5
+    assert any(n.startswith("24 clusters but effectively 2.") for n in res.notes)

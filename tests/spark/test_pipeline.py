@@ -105,6 +105,8 @@ def test_spark_subsets_are_the_frame_subsets(spark):
     ({"estimators": [{"att_gt": {}}]}, r"estimators\[0\]\.att_gt: .* did and event_study only"),
     ({"estimators": [{"did": {"cluster": "la", "inference": "wild"}}]},
      r"estimators\[0\]\.did\.inference: .* needs 'cluster' \(got 'wild'\)"),
+    ({"estimators": [{"did": {"cluster": "la", "few_clusters": "wild"}}]},
+     r"estimators\[0\]\.did\.few_clusters: .* has no wild bootstrap"),
     ({"estimators": [{"did": {"inference": "cluster"}}]}, r"estimators\[0\]\.did\.cluster: .* needs a cluster column"),
     ({"estimators": [{"event_study": {}}]}, r"estimators\[0\]\.event_study\.cluster: .* needs a cluster column"),
     ({"estimators": [{"event_study": {"cluster": "la", "threshold_outcomes": "from_rate"}}]},
