@@ -13,7 +13,8 @@
 -- the opening text of their labels (label_start), a filter that reaches the parquet statistics,
 -- so that only the two years' census and absence files are read. FSM history: the number of spring
 -- censuses from five years before the baseline to the baseline (six at most) at which the pupil was
--- recorded FSM-eligible (0 when none; years before the first extract count as not eligible).
+-- recorded FSM-eligible (0 when none; years before the first extract count as not eligible); its
+-- six years are also selected by their labels' opening text, so that only their census files are read.
 WITH base AS (
     SELECT s.*
     FROM stg_census AS s
@@ -43,6 +44,7 @@ fsm_history AS (
     SELECT pupil_id, CAST(COUNT(DISTINCT academic_year) AS INTEGER) AS fsm_history_years
     FROM stg_fsm_history
     WHERE census_term = 'SPR' AND academic_year BETWEEN $baseline_year - 5 AND $baseline_year
+      AND label_start BETWEEN CAST($baseline_year - 6 AS VARCHAR) AND CAST($baseline_year - 1 AS VARCHAR)
     GROUP BY pupil_id
 )
 SELECT

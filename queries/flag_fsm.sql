@@ -1,5 +1,5 @@
 -- name: flag_fsm
--- grain: pupil x census year (pupils FSM-eligible at some census in the six years to the census)
+-- grain: pupil x block of 60 census years (pupils FSM-eligible at some census in the six years to a census year)
 -- params: $census_years
 -- depends: stg_fsm_history, stg_census_dates
 -- compress: yes
@@ -9,40 +9,32 @@
 -- grid of census dates first (which census term x year falls in which cohort years' windows,
 -- those cohort years as bits of one integer), so that the eligible records meet it by an
 -- equality join and are folded to one row per pupil by BIT_OR (one state per FSM-eligible pupil,
--- not one per pupil x cohort year), then decoded to the cohort years. A bit is a cohort year's
--- position among the census years (0 for the first); positions are taken in blocks of 60 so that
--- every bit fits a BIGINT whatever the span of years.
+-- not one per pupil x cohort year). The rows stay folded: bit i of cohort_years is census year
+-- first_year + i, and flag_pupil_census decodes the years of its pass (a pass reads one row per
+-- FSM-eligible pupil, not one per pupil x cohort year, and none is written for each year).
+-- Positions are taken in blocks of 60 years from the first census year (first_year the block's
+-- first), so that every bit fits a BIGINT whatever the span of years.
 WITH census AS (
     SELECT
         academic_year AS census_year,
         census_date,
         CAST(census_date - INTERVAL '6' YEAR AS DATE) AS window_start,
-        (academic_year - MIN(academic_year) OVER ()) // 60 AS block,
-        CAST(POWER(2, MOD(academic_year - MIN(academic_year) OVER (), 60)) AS BIGINT) AS year_bit
+        academic_year - MOD(academic_year - MIN(academic_year) OVER (), 60) AS first_year
     FROM stg_census_dates
     WHERE census_term = 'SPR' AND ARRAY_CONTAINS($census_years, academic_year)
 ),
 in_window AS (
-    SELECT d.census_term, d.academic_year, c.block, BIT_OR(c.year_bit) AS cohort_years
+    SELECT d.census_term, d.academic_year, c.first_year,
+           BIT_OR(CAST(POWER(2, c.census_year - c.first_year) AS BIGINT)) AS cohort_years
     FROM stg_census_dates AS d
     JOIN census AS c
         ON d.census_date > c.window_start
        AND d.census_date <= c.census_date
-    GROUP BY d.census_term, d.academic_year, c.block
-),
-pupils AS (
-    SELECT h.pupil_id, w.block, BIT_OR(w.cohort_years) AS cohort_years
-    FROM stg_fsm_history AS h
-    JOIN in_window AS w
-        ON w.census_term = h.census_term
-       AND w.academic_year = h.academic_year
-    GROUP BY h.pupil_id, w.block
+    GROUP BY d.census_term, d.academic_year, c.first_year
 )
-SELECT
-    p.pupil_id,
-    c.census_year,
-    1 AS ever6_fsm_derived
-FROM pupils AS p
-JOIN census AS c
-    ON c.block = p.block
-WHERE MOD(p.cohort_years // c.year_bit, 2) = 1
+SELECT h.pupil_id, w.first_year, BIT_OR(w.cohort_years) AS cohort_years
+FROM stg_fsm_history AS h
+JOIN in_window AS w
+    ON w.census_term = h.census_term
+   AND w.academic_year = h.academic_year
+GROUP BY h.pupil_id, w.first_year

@@ -28,13 +28,32 @@
 -- count every pupil-year from stg_census, not from the grid. Each source is read by two branches,
 -- of which the parameter empties one, so that neither run pays for the other's join.
 -- The main registration is stg_census's (C, then M, then S, then others; ties to the lowest
--- LAESTAB), chosen here over the enrolments kept.
-WITH candidates AS (
-    SELECT pupil_id, census_year FROM flag_social_care
-    WHERE $candidates_only AND ARRAY_CONTAINS($census_years, census_year)
+-- LAESTAB), chosen here over the enrolments kept. The social-care flags (social_care) and derived
+-- Ever6 FSM (fsm) are decoded here, for the years of the pass, from the flag tables' folded rows
+-- (one per pupil and block of years: a byte of social-care bits per year, a bit per year for FSM).
+WITH social_care AS (
+    SELECT s.pupil_id, d.academic_year AS census_year,
+           MOD(s.flags // CAST(POWER(256, d.academic_year - s.first_year) AS BIGINT), 256) AS flags
+    FROM flag_social_care AS s
+    JOIN stg_census_dates AS d
+        ON d.census_term = 'SPR' AND ARRAY_CONTAINS($census_years, d.academic_year)
+       AND d.academic_year BETWEEN s.first_year AND s.first_year + 6
+    WHERE MOD(s.flags // CAST(POWER(256, d.academic_year - s.first_year) AS BIGINT), 256) <> 0
+),
+fsm AS (
+    SELECT f.pupil_id, d.academic_year AS census_year
+    FROM flag_fsm AS f
+    JOIN stg_census_dates AS d
+        ON d.census_term = 'SPR' AND ARRAY_CONTAINS($census_years, d.academic_year)
+       AND d.academic_year BETWEEN f.first_year AND f.first_year + 59
+    WHERE MOD(f.cohort_years // CAST(POWER(2, d.academic_year - f.first_year) AS BIGINT), 2) = 1
+),
+candidates AS (
+    SELECT pupil_id, census_year FROM social_care
+    WHERE $candidates_only
     UNION ALL
-    SELECT pupil_id, census_year FROM flag_fsm
-    WHERE $candidates_only AND ARRAY_CONTAINS($census_years, census_year)
+    SELECT pupil_id, census_year FROM fsm
+    WHERE $candidates_only
     UNION ALL
     SELECT pupil_id, academic_year FROM stg_census_enrolment
     WHERE $candidates_only AND everfsm_6 = 1
@@ -70,17 +89,13 @@ absence AS (
       AND EXISTS (SELECT 1 FROM candidates AS c WHERE c.pupil_id = a.pupil_id AND c.census_year = a.academic_year)
 ),
 stacked AS (
-    SELECT pupil_id, census_year,
-           ever_cin_episode + 2 * ever_cin_plan + 4 * ever_cpp + 8 * ever_cla + 16 * current_cin_episode
-               + 32 * current_cin_plan + 64 * current_cpp + 128 * current_cla AS flags,
+    SELECT pupil_id, census_year, flags,
            NULL AS sessions_possible, NULL AS overall_absence, NULL AS authorised_absence,
            NULL AS unauthorised_absence
-    FROM flag_social_care
-    WHERE ARRAY_CONTAINS($census_years, census_year)
+    FROM social_care
     UNION ALL
-    SELECT pupil_id, census_year, 256 * ever6_fsm_derived, NULL, NULL, NULL, NULL
-    FROM flag_fsm
-    WHERE ARRAY_CONTAINS($census_years, census_year)
+    SELECT pupil_id, census_year, 256, NULL, NULL, NULL, NULL
+    FROM fsm
     UNION ALL
     SELECT pupil_id, academic_year, 0, sessions_possible, overall_absence, authorised_absence, unauthorised_absence
     FROM absence

@@ -168,3 +168,26 @@ def test_derived_ever6_fsm_equals_the_rule_on_a_full_history(con):
     frame = build_cohort(con, years=range(2017, 2025)).filter(pl.col("pupil_id") == "P23").sort("census_year")
     assert frame["ever6_fsm_recorded"].to_list() == [0, 1, 1, 1, 1, 1, 1, 0]
     assert frame["ever6_fsm_derived"].to_list() == frame["ever6_fsm_recorded"].to_list()
+
+
+def test_derived_ever6_fsm_over_more_than_sixty_census_years():
+    # 2030..2091 spans 62 years: 2030 and 2031 are bits 0 and 1 of the block from 2030, 2090 and
+    # 2091 bits 0 and 1 of the block from 2090, each year decoded in its own pass.
+    # Q1: FSM at spring 2031 only -> 2031 (its own census); 2030 is before it; 2090 and 2091 far after.
+    # Q2: FSM at spring 2090 only -> 2090 and 2091 (within six years), not 2030 or 2031.
+    years = (2030, 2031, 2090, 2091)
+    rows = [census(p, y, FSMeligible=int((p, y) in {("Q1", 2031), ("Q2", 2090)})) for p in ("Q1", "Q2") for y in years]
+    frame = build_cohort(connect(spring_census=rows), years=years).sort("pupil_id", "census_year")
+    derived = {p: frame.filter(pl.col("pupil_id") == p)["ever6_fsm_derived"].to_list() for p in ("Q1", "Q2")}
+    assert derived == {"Q1": [0, 1, 0, 0], "Q2": [0, 0, 1, 1]}
+
+
+def test_social_care_flags_across_blocks_of_census_years():
+    # 2017..2025: 2017-2023 are bytes 0-6 of the block from 2017, 2024 and 2025 bytes 0-1 of the
+    # block from 2024. A CIN episode 2022-03-01 to 2024-06-01 starts after the 2022 census, covers
+    # the 2023 and 2024 censuses (current) and is in the 2025 window, closed by then.
+    years = range(2017, 2026)
+    con = connect(spring_census=[census("S", y) for y in years], cin=[cin("S", "CS", 2024, "2022-03-01", "2024-06-01")])
+    frame = build_cohort(con, years=years).sort("census_year")
+    assert frame["ever6_cwsw"].to_list() == [0, 0, 0, 0, 0, 0, 1, 1, 1]
+    assert frame["current_cwsw"].to_list() == [0, 0, 0, 0, 0, 0, 1, 1, 0]
