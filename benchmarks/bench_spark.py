@@ -121,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
             out = subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True).stdout
             figures[engine] = json.loads(out.strip().splitlines()[-1])
         load_after = os.getloadavg()
+    from impact.cohorts import DUCKDB_SETTINGS
+
     duck, spark = figures["duckdb"], figures["spark"]
     assert duck["rows"] == spark["rows"], f"row counts differ: {duck['rows']} vs {spark['rows']}"
     rows = duck["rows"]
@@ -129,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     total = {e: f["build_s"] + f["collect_s"] for e, f in figures.items()}
     print("| engine | build s | collect s | total s | peak memory GB | time vs DuckDB |")
     print("|---|---|---|---|---|---|")
-    print(f"| DuckDB (2 threads, 4.5 GB limit) | {duck['build_s']:.1f} | {duck['collect_s']:.1f} | {total['duckdb']:.1f} "
+    print(f"| DuckDB ({DUCKDB_SETTINGS['threads']} threads, 4.5 GB limit) | {duck['build_s']:.1f} | {duck['collect_s']:.1f} | {total['duckdb']:.1f} "
           f"| {duck['peak_gb']:.2f} | 1.0 |")
     print(f"| Spark local[2], {driver} driver | {spark['build_s']:.1f} | {spark['collect_s']:.1f} | {total['spark']:.1f} "
           f"| {spark['peak_gb']:.2f} (JVM {spark['jvm_gb']:.2f}) | {total['spark'] / total['duckdb']:.1f} |")

@@ -2,7 +2,7 @@
 -- grain: CIN interval (kind 'cin' episode, 'cpp' child protection plan, 'cin_plan') x LA x child x start date
 -- params: none
 -- depends: cin
--- compress: yes
+-- compress: no
 -- CIN returns repeat an open episode in every collection year. Each interval is kept once, keyed
 -- by LA, child id, kind and start date, with the values of the latest return (closure date,
 -- reason, NFA flag); within one return, an open (null) end counts as the latest end. The PMR
