@@ -3,7 +3,7 @@
     python benchmarks/bench_cohorts.py --data DIR [--years 2016 2023]
     python benchmarks/bench_cohorts.py --pupils 200000 [--years 2016 2023]   # generates first
 
-Runs `impact.cohorts.write_cohorts` (every model built once, tables streamed to parquet) on a
+Runs `impact.cohorts.write_cohorts` (every model built once, tables written to parquet) on a
 connection made by `impact.cohorts.connect` (the entry points' settings: 3 threads, 4.5 GB
 memory_limit, spilling to a temporary directory, the pupil x census grid stored compressed in
 the connection's database file; `--temp-tables` uses an in-memory connection instead, where the

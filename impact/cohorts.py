@@ -21,12 +21,11 @@ from typing import Any, ClassVar
 import duckdb
 import polars as pl
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from .data.contracts import CONTRACTS, TableContract
 from .errors import ParameterError
 from .params import check_choice, check_number
-from .sql import Query, build, composed, dependency_order, prerequisites, query_reader, run_query
+from .sql import Query, build, composed, dependency_order, prerequisites, query_relation, run_query
 
 COMPARISONS = ("ever6_fsm_not_cwsw", "not_cwsw")
 DEFINITIONS = ("episode", "plan")
@@ -306,14 +305,14 @@ def write_cohorts(
     out: str | os.PathLike[str],
     *,
     tables: Iterable[str] | None = None,
-    batch_rows: int = 1_000_000,
+    batch_rows: int = 122_880,
     **options: Any,
 ) -> dict[str, Path]:
     """Write the cohort tables as `<out>/<table>.parquet`; the function the CLI `impact cohorts` calls.
 
     Models are built once; each table is streamed to a temporary directory inside `out` and all
     files are moved into place only when every table is complete, so a failed or killed run
-    leaves no partial file. Returns table name -> path.
+    leaves no partial file. batch_rows: rows per parquet row group. Returns table name -> path.
     """
     owner = "write_cohorts"
     names = list(TABLES) if tables is None else list(tables)
@@ -324,13 +323,13 @@ def write_cohorts(
     out_dir.mkdir(parents=True, exist_ok=True)
     models = [TABLES[n] for n in names]
     with _connect(data, owner) as con:
-        readers = _build_shared(con, models, opts)
+        relations = _build_shared(con, models, opts)
         staging = Path(tempfile.mkdtemp(prefix=".impact-cohorts-", dir=out_dir))
         try:
             written = {}
             for name, model in zip(names, models):
-                reader = readers[model](batch_rows)
-                written[name] = _write_parquet(reader, staging / f"{name}.parquet", opts.lookback_years)
+                path = staging / f"{name}.parquet"
+                written[name] = _write_parquet(relations[model](), path, opts.lookback_years, batch_rows)
             final = {}
             for name, path in written.items():
                 final[name] = out_dir / path.name
@@ -342,19 +341,19 @@ def write_cohorts(
 
 def _build_shared(
     con: duckdb.DuckDBPyConnection, models: list[str], opts: CohortOptions
-) -> dict[str, Callable[[int], pa.RecordBatchReader]]:
-    """Build once every stored model that `models` read; returns, per model, a function giving an
-    Arrow stream of its rows (read from the stored table where the model is one, else run)."""
+) -> dict[str, Callable[[], duckdb.DuckDBPyRelation]]:
+    """Build once every stored model that `models` read; returns, per model, a function giving a lazy
+    relation of its rows (the stored table where the model is one, else its query)."""
     opts = _for_tables(opts, models)
     deps = prerequisites(models)
     built = set(build(con, deps, opts.sql_params(deps), compress=_owns_database(con), passes=opts.yearly_passes))
 
-    def reader(model: str) -> Callable[[int], pa.RecordBatchReader]:
+    def relation(model: str) -> Callable[[], duckdb.DuckDBPyRelation]:
         if model in built:
-            return lambda batch_rows: con.table(model).to_arrow_reader(batch_rows)
-        return lambda batch_rows: query_reader(con, model, opts.sql_params([model], own=True), batch_rows=batch_rows)
+            return lambda: con.table(model)
+        return lambda: query_relation(con, model, opts.sql_params([model], own=True))
 
-    return {m: reader(m) for m in models}
+    return {m: relation(m) for m in models}
 
 
 def build_analysis_tables(data: Any, *, panel: str = "attendance", **options: Any) -> dict[str, pl.DataFrame]:
@@ -370,15 +369,15 @@ def build_analysis_tables(data: Any, *, panel: str = "attendance", **options: An
     opts = CohortOptions.checked(owner, **options)
     tables = {"panel": TABLES[ANALYSIS_PANELS[panel]], "covariates": TABLES["covariates"], "attrition": TABLES["attrition"]}
     with _connect(data, owner) as con:
-        readers = _build_shared(con, list(tables.values()), opts)
-        return {key: opts.label(pl.from_arrow(readers[model](131_072).read_all())) for key, model in tables.items()}
+        relations = _build_shared(con, list(tables.values()), opts)
+        return {key: opts.label(pl.from_arrow(relations[model]().to_arrow_reader(131_072).read_all()))
+                for key, model in tables.items()}
 
 
-def _write_parquet(reader: pa.RecordBatchReader, path: Path, lookback_years: int) -> Path:
+def _write_parquet(rows: duckdb.DuckDBPyRelation, path: Path, lookback_years: int, row_group_rows: int) -> Path:
+    """Write `rows` with DuckDB's parallel parquet writer, `ever_` columns named for the window
+    (`ever6_cwsw`); nationally a single-threaded writer fed from Arrow batches held a core alone."""
     tag = f"ever{lookback_years}_"
-    names = [tag + n[5:] if n.startswith("ever_") else n for n in reader.schema.names]
-    schema = pa.schema([f.with_name(n) for f, n in zip(reader.schema, names)])
-    with pq.ParquetWriter(path, schema) as writer:
-        for batch in reader:
-            writer.write_batch(pa.RecordBatch.from_arrays(batch.columns, schema=schema))
+    renamed = ", ".join(f'"{n}" AS "{tag + n[5:] if n.startswith("ever_") else n}"' for n in rows.columns)
+    rows.project(renamed).write_parquet(str(path), row_group_size=row_group_rows)
     return path

@@ -237,18 +237,21 @@ def _require_sources(con: Any, queries: Iterable[Query]) -> None:
         )
 
 
-def query_reader(con: Any, name: str, params: Mapping[str, Any] | None = None, *, batch_rows: int = 131_072) -> Any:
-    """Execute model `name` with exactly its declared `params` (and those of its inline
-    dependencies); returns a pyarrow RecordBatchReader.
-
-    The models in `prerequisites([name])` must already exist on `con` (see `build`). Read the
-    reader to the end before running anything else on `con`.
-    """
+def query_relation(con: Any, name: str, params: Mapping[str, Any] | None = None) -> Any:
+    """Model `name` with exactly its declared `params` (and those of its inline dependencies) bound, as
+    a lazy DuckDB relation (nothing runs until it is read or written, e.g. by DuckDB's parallel
+    parquet writer). The models in `prerequisites([name])` must already exist on `con` (see `build`)."""
     query = load_query(name)
     text, declared = composed(name)
     bound = _check_params(f"run_query({name!r})", declared, params)
     _require_sources(con, [query, *_inlined(query)])
-    return con.sql(text, params=bound).to_arrow_reader(batch_rows)
+    return con.sql(text, params=bound)
+
+
+def query_reader(con: Any, name: str, params: Mapping[str, Any] | None = None, *, batch_rows: int = 131_072) -> Any:
+    """`query_relation`'s rows as a pyarrow RecordBatchReader. Read the reader to the end before
+    running anything else on `con`."""
+    return query_relation(con, name, params).to_arrow_reader(batch_rows)
 
 
 def run_query(con: Any, name: str, params: Mapping[str, Any] | None = None) -> pl.DataFrame:
