@@ -175,8 +175,9 @@ class DidSpec(_Model):
     few_clusters: Literal["wild", "wild_webb"] | None = Field(
         None,
         description="inference for an estimate on fewer than 20 clusters, counted by their sizes ((sum n)^2 / sum n^2: "
-        "e.g. a subgroup of a few LAs), where CR1 intervals are too narrow: the wild cluster restricted bootstrap ('wild': Rademacher weights; 'wild_webb': "
-        "Webb weights, for fewer than about 12 clusters) instead of `inference`; default: keep `inference`, with a note",
+        "e.g. a subgroup of a few LAs), where CR1 intervals are too narrow: the wild cluster restricted bootstrap "
+        "('wild': Rademacher weights; 'wild_webb': Webb weights, for fewer than about 12 clusters) instead of "
+        "`inference`; default: keep `inference`, with a note",
     )
 
     @model_validator(mode="after")
@@ -185,7 +186,8 @@ class DidSpec(_Model):
         if self.threshold_outcomes != "indicator" and wild:
             raise ValueError(f"threshold_outcomes {self.threshold_outcomes!r} takes inference 'cluster' or 'robust', "
                              "not the wild bootstrap (inference or few_clusters)")
-        if self.few_clusters is not None and (self.cluster is None or not isinstance(self.cluster, str) and len(self.cluster) != 1):
+        one_column = isinstance(self.cluster, str) or (self.cluster is not None and len(self.cluster) == 1)
+        if self.few_clusters is not None and not one_column:
             raise ValueError(f"few_clusters {self.few_clusters!r} needs one cluster column (got cluster: {self.cluster!r})")
         return self
 
