@@ -312,7 +312,8 @@ def write_cohorts(
 
     Models are built once; each table is streamed to a temporary directory inside `out` and all
     files are moved into place only when every table is complete, so a failed or killed run
-    leaves no partial file. batch_rows: rows per parquet row group. Returns table name -> path.
+    leaves no partial file. batch_rows: rows per parquet row group (DuckDB rounds it up to whole
+    2,048-row chunks). Returns table name -> path.
     """
     owner = "write_cohorts"
     names = list(TABLES) if tables is None else list(tables)

@@ -128,3 +128,17 @@ def test_narrow_grid_gives_the_same_tables(options):
     for model, frame in full.items():
         assert narrow[model].schema == frame.schema, model
         assert narrow[model].sort(frame.columns, nulls_last=True).equals(frame.sort(frame.columns, nulls_last=True)), model
+
+
+def test_written_columns_name_the_window_and_row_groups_follow_batch_rows(tmp_path):
+    import pyarrow.parquet as pq
+
+    synthetic = pytest.importorskip("impact.data.synthetic")
+    synthetic.generate(tmp_path / "npd", pupils=2000, seed=3, years=(2022, 2023))
+    paths = cohorts.write_cohorts(tmp_path / "npd", tmp_path / "out", tables=["cohort"], years=[2022, 2023],
+                                  lookback_years=4, treated="ever4_cwsw", batch_rows=2048)
+    written = pl.read_parquet(paths["cohort"])
+    assert "ever4_cwsw" in written.columns and not any(c.startswith(("ever_", "ever6_c")) for c in written.columns)
+    meta = pq.ParquetFile(paths["cohort"]).metadata
+    sizes = [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
+    assert sum(sizes) == written.height > 2048 and max(sizes) <= 2048  # several row groups, none larger
