@@ -2,9 +2,9 @@
 -- grain: pupil x census year (spring census, main registration)
 -- params: none
 -- depends: cohort_pupil_year
--- materialise: view
+-- materialise: inline
 -- The cohort: flags, `cohort` ('treated' / 'comparison' / 'excluded'), `treated` (1 / 0 / null) and
--- `exclusion_reason` per pupil x census year; the stored grid cohort_pupil_year without its absence sums.
+-- `exclusion_reason` per pupil x census year; cohort_pupil_year without its absence sums.
 SELECT
     pupil_id,
     census_year,

@@ -2,17 +2,14 @@
 -- grain: pupil x census year (spring census, main registration)
 -- params: $comparison, $exclude_cla, $current_only, $highest_level
 -- depends: flag_pupil_census
--- compress: yes
--- yearly: yes
--- The stored pupil x census grid: the cohort assignment (published as cohort_pupil_census) with
--- the year's absence sums of flag_pupil_census, which the attendance panel reads without a join.
+-- materialise: inline
+-- The cohort assignment over the stored grid (flag_grid, decoded by flag_pupil_census),
+-- with the year's absence sums, which the attendance panel reads without a join; published
+-- without them as cohort_pupil_census. Inline: assigned where it is read, not stored.
 -- Treated: ever_cwsw, narrowed by the variants (checked in this order, the first failing one is
 -- the reason): $exclude_cla drops ever_cla ('cla_excluded'); $current_only keeps current_cwsw
 -- ('not_current_cwsw'); $highest_level keeps one level ('other_highest_level').
 -- Comparison: not ever_cwsw and, for 'ever6_fsm_not_cwsw', ever6_fsm ('not_fsm_not_cwsw').
--- Yearly: rows of different census years share nothing, so DuckDB builds the table one census
--- year at a time ($census_years and $census_label_starts of flag_pupil_census holding that year),
--- each pass reading one year's census and absence files and small enough not to spill.
 WITH assigned AS (
     SELECT
         flag_pupil_census.*,

@@ -1,7 +1,7 @@
 -- name: cov_baseline
 -- grain: pupil (spring census of the baseline year, main registration)
 -- params: $baseline_year
--- depends: stg_census, stg_ks2, stg_absence, stg_fsm_history, cov_la_bands
+-- depends: stg_census, stg_ks2, stg_absence, flag_fsm, cov_la_bands
 -- Pre-treatment characteristics at the baseline census. EAL: first language other than English
 -- (OTH/OTB = 1, ENG/ENB = 0, else null). IDACI decile among the baseline pupils, 1 = most
 -- deprived tenth (ceil(10 x cume_dist) over descending score; ties share a decile), computed on the
@@ -13,8 +13,9 @@
 -- the opening text of their labels (label_start), a filter that reaches the parquet statistics,
 -- so that only the two years' census and absence files are read. FSM history: the number of spring
 -- censuses from five years before the baseline to the baseline (six at most) at which the pupil was
--- recorded FSM-eligible (0 when none; years before the first extract count as not eligible); its
--- six years are also selected by their labels' opening text, so that only their census files are read.
+-- recorded FSM-eligible (0 when none; years before the first extract count as not eligible),
+-- counted from flag_fsm's spring_years bits (the baseline is one of its census years), as
+-- out_ks4's ever6_fsm_years is.
 WITH base AS (
     SELECT s.*
     FROM stg_census AS s
@@ -41,11 +42,10 @@ prior_absence AS (
       AND sessions_possible <= 420
 ),
 fsm_history AS (
-    SELECT pupil_id, CAST(COUNT(DISTINCT academic_year) AS INTEGER) AS fsm_history_years
-    FROM stg_fsm_history
-    WHERE census_term = 'SPR' AND academic_year BETWEEN $baseline_year - 5 AND $baseline_year
-      AND label_start BETWEEN CAST($baseline_year - 6 AS VARCHAR) AND CAST($baseline_year - 1 AS VARCHAR)
-    GROUP BY pupil_id
+    SELECT pupil_id,
+           CAST(BIT_COUNT(MOD(spring_years // CAST(POWER(2, $baseline_year - first_year) AS BIGINT), 64)) AS INTEGER) AS fsm_history_years
+    FROM flag_fsm
+    WHERE $baseline_year BETWEEN first_year AND first_year + 55
 )
 SELECT
     b.pupil_id,

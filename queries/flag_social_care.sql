@@ -13,7 +13,7 @@
 -- of its census year: byte i of flags is census year first_year + i, in blocks of 7 years from
 -- the first census year so that every byte fits a BIGINT. Folded by BIT_OR to one row per pupil
 -- and block (one aggregate state per pupil rather than per pupil-year; about a third of the
--- groups and rows), decoded by flag_pupil_census for the years of its pass.
+-- groups and rows), decoded by flag_grid for the years of its pass.
 WITH census AS (
     SELECT
         academic_year AS census_year,

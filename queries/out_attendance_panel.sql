@@ -4,7 +4,7 @@
 -- depends: cohort_pupil_year, out_exclusions
 -- Each cohort row (pupil x census year) with that academic year's absence and exclusions, and the
 -- census's current-year fsm_eligible and sen_provision. Absence: the sessions summed over the
--- pupil-year's enrolments, stored with the cohort rows (cohort_pupil_year). Pupil-years over 420
+-- pupil-year's enrolments, stored with the grid (flag_grid). Pupil-years over 420
 -- possible sessions have no absence measures, as pupils without an absence record; rates are
 -- sessions missed / sessions possible (null when nothing was possible).
 -- Persistent absence: rate >= 0.10; severe: rate >= 0.50 (compared in integers, 10 x missed >=

@@ -1,34 +1,29 @@
 -- name: out_ks4
 -- grain: pupil (KS4 record in a cohort year)
 -- params: $keep_excluded
--- depends: stg_ks4, cohort_pupil_census, stg_fsm_history
+-- depends: stg_ks4, cohort_pupil_census, flag_fsm
 -- A pupil's KS4 results with the cohort assignment at the spring census of the same academic
 -- year (Year 11). KS4 records with no spring census row that year are 'excluded' with reason
 -- 'no_census_record'; KS4 years outside the cohort years are left out. ever6_fsm_years: the
 -- number of spring censuses in the six years to the KS4 year (Year 6 to Year 11, the years that
 -- decide Ever6 FSM) at which the pupil was FSM-eligible (0 when none; years before the first
 -- extract count as not eligible), a matching covariate that holds the comparison group's FSM
--- exposure fixed while FSM eligibility widens across cohorts. The KS4 records of the cohort years
--- (cohort_ks4, read twice, so computed once) meet the pupil's distinct spring-census FSM years
--- (spring_fsm) by pupil alone, the six-year window applied to the pairs: joined to the FSM
--- history directly, DuckDB first paired every KS4 record with the census dates of its window
--- (about four times the KS4 rows) before the join by pupil.
+-- exposure fixed while FSM eligibility widens across cohorts. It is counted from flag_fsm's
+-- spring_years bits (one row per FSM-eligible pupil and block of census years, the block holding
+-- the KS4 year), not from the FSM records of every census: nationally that was a de-duplication
+-- of 12M spring records and a join of them to the KS4 pupils, about 12 of the model's 30 CPU-s.
 WITH years AS (
     SELECT DISTINCT census_year FROM cohort_pupil_census
 ),
 cohort_ks4 AS (
     SELECT k.* FROM stg_ks4 AS k JOIN years AS y ON y.census_year = k.ks4_year
 ),
-spring_fsm AS (
-    SELECT DISTINCT pupil_id, academic_year FROM stg_fsm_history WHERE census_term = 'SPR'
-),
 fsm_years AS (
-    SELECT k.pupil_id, CAST(COUNT(*) AS INTEGER) AS ever6_fsm_years
+    SELECT k.pupil_id,
+           CAST(BIT_COUNT(MOD(f.spring_years // CAST(POWER(2, k.ks4_year - f.first_year) AS BIGINT), 64)) AS INTEGER) AS ever6_fsm_years
     FROM cohort_ks4 AS k
-    JOIN spring_fsm AS h
-        ON h.pupil_id = k.pupil_id
-    WHERE h.academic_year BETWEEN k.ks4_year - 5 AND k.ks4_year
-    GROUP BY k.pupil_id
+    JOIN flag_fsm AS f
+        ON f.pupil_id = k.pupil_id AND k.ks4_year BETWEEN f.first_year AND f.first_year + 55
 )
 SELECT
     k.pupil_id,

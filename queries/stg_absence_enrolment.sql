@@ -4,7 +4,7 @@
 -- depends: absence
 -- materialise: view
 -- Termly sessions summed over the terms collected (a null term was not collected). Enrolments are
--- summed per pupil-year in stg_absence (every pupil-year) and cohort_pupil_year (the cohort
+-- summed per pupil-year in stg_absence (every pupil-year) and flag_grid (the cohort
 -- years, one year at a time). label_start opens the AcademicYear label, as in stg_census: a filter
 -- on it reaches the parquet statistics, so that one year's sums read one year's file.
 SELECT

@@ -5,10 +5,8 @@
 -- materialise: view
 -- Every census (any term, any registration) at which the pupil was FSM-eligible: eligibility is a
 -- property of the pupil, so any enrolment recording it counts. Not de-duplicated: a pupil with two
--- eligible enrolments in one census appears twice, and the readers (flag_fsm's BIT_OR,
--- cov_baseline's COUNT(DISTINCT academic_year)) count censuses, not rows. label_start opens the
--- AcademicYear label ('2021' for 2021/22), as in stg_census_enrolment: a filter on it reaches the
--- parquet statistics, so that a reader of a few years (cov_baseline) reads only their files.
+-- eligible enrolments in one census appears twice, and its reader (flag_fsm's BIT_OR) counts
+-- censuses, not rows.
 WITH eligible AS (
     SELECT 'AUT' AS census_term, PupilMatchingRefAnonymous AS pupil_id, AcademicYear AS academic_year_label
     FROM autumn_census WHERE CAST(FSMeligible AS INTEGER) = 1
@@ -17,7 +15,7 @@ WITH eligible AS (
     UNION ALL
     SELECT 'SUM', PupilMatchingRefAnonymous, AcademicYear FROM summer_census WHERE CAST(FSMeligible AS INTEGER) = 1
 )
-SELECT e.pupil_id, e.census_term, d.academic_year, d.census_date, SUBSTRING(e.academic_year_label, 1, 4) AS label_start
+SELECT e.pupil_id, e.census_term, d.academic_year, d.census_date
 FROM eligible AS e
 JOIN stg_census_dates AS d
     ON d.census_term = e.census_term

@@ -4,7 +4,7 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from impact import sql
+from impact import cohorts, sql
 from impact.cohorts import covariates
 
 from .extracts import census, cin, connect, year_label
@@ -21,16 +21,21 @@ def test_la_bands_at_their_boundaries():
     con.execute("CREATE TABLE spec (la INTEGER, cwsw INTEGER, pupils INTEGER)")
     con.executemany("INSERT INTO spec VALUES (?, ?, ?)",
                     [(201, 4000, 100000), (202, 4001, 100025), (203, 9000, 112500), (204, 9001, 112500), (205, 401, 10000)])
+    # The stored grid: a CPP (flag bit 4) makes a pupil CWSW.
     con.execute(
-        "CREATE TEMP TABLE cohort_pupil_census AS "
-        "SELECT s.la, 2023 AS census_year, CASE WHEN r.range < s.cwsw THEN 1 ELSE 0 END AS ever_cwsw "
+        "CREATE TEMP TABLE flag_grid AS "
+        "SELECT CAST(r.range AS VARCHAR) AS pupil_id, 2023 AS census_year, DATE '2023-01-19' AS census_date, s.la, "
+        "NULL AS school_id, NULL AS nc_year, 0 AS ever6_fsm_recorded, NULL AS fsm_eligible, NULL AS sen_provision, "
+        "CASE WHEN r.range < s.cwsw THEN 4 ELSE 0 END AS flags, NULL AS sessions_possible, NULL AS overall_absence, "
+        "NULL AS authorised_absence, NULL AS unauthorised_absence "
         "FROM spec AS s, range(0, 112500) AS r WHERE r.range < s.pupils"
     )
     # Pupils on roll are counted from the main registrations (the stored grid may hold only the
     # pupil-years that can be treated or comparison): the same pupils.
     con.execute("CREATE TEMP VIEW stg_census AS SELECT la, census_year AS academic_year, '2022' AS label_start "
-                "FROM cohort_pupil_census")
-    got = {r[0]: r[1:] for r in sql.run_query(con, "cov_la_bands", {"baseline_year": 2023}).sort("la").iter_rows()}
+                "FROM flag_grid")
+    params = cohorts.CohortOptions.checked("test", years=[2023]).sql_params(["cov_la_bands"], own=True)
+    got = {r[0]: r[1:] for r in sql.run_query(con, "cov_la_bands", params).sort("la").iter_rows()}
     assert got[201][:2] == (4000, 100000) and got[201][2] == pytest.approx(400.0) and got[201][3:] == ("small", "small")
     assert got[202][3:] == ("medium", "small")
     assert got[203][3:] == ("medium", "medium")

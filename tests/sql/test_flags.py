@@ -170,9 +170,9 @@ def test_derived_ever6_fsm_equals_the_rule_on_a_full_history(con):
     assert frame["ever6_fsm_derived"].to_list() == frame["ever6_fsm_recorded"].to_list()
 
 
-def test_derived_ever6_fsm_over_more_than_sixty_census_years():
-    # 2030..2091 spans 62 years: 2030 and 2031 are bits 0 and 1 of the block from 2030, 2090 and
-    # 2091 bits 0 and 1 of the block from 2090, each year decoded in its own pass.
+def test_derived_ever6_fsm_over_more_than_one_block_of_census_years():
+    # 2030..2091 spans 62 years: 2030 and 2031 are bits 0 and 1 of the 56-year block from 2030, 2090
+    # and 2091 bits 4 and 5 of the block from 2086, each year decoded in its own pass.
     # Q1: FSM at spring 2031 only -> 2031 (its own census); 2030 is before it; 2090 and 2091 far after.
     # Q2: FSM at spring 2090 only -> 2090 and 2091 (within six years), not 2030 or 2031.
     years = (2030, 2031, 2090, 2091)

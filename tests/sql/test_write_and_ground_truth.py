@@ -105,7 +105,7 @@ def _built(narrow: bool, **options) -> tuple[int, dict[str, pl.DataFrame]]:
     assert opts.narrow_grid == narrow
     deps = sql.prerequisites(models)
     sql.build(con, deps, opts.sql_params(deps), passes=opts.yearly_passes)
-    grid = con.execute("SELECT COUNT(*) FROM cohort_pupil_year").fetchall()[0][0]
+    grid = con.execute("SELECT COUNT(*) FROM flag_grid").fetchall()[0][0]
     return grid, {m: sql.run_query(con, m, opts.sql_params([m], own=True)) for m in models}
 
 
