@@ -30,7 +30,7 @@ from machine import load_line  # benchmarks/ is this script's folder
 
 import duckdb
 
-from impact import cohorts
+from impact import cohorts, sql
 from impact.data.sources import register_extracts
 
 
@@ -165,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         cpu = cpu1.user - cpu0.user + cpu1.system - cpu0.system
         load_after = os.getloadavg()
         peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
-        census = con.sql("SELECT COUNT(*) FROM stg_census").fetchall()[0][0]
+        census = con.sql(f"SELECT COUNT(*) FROM ({sql.composed('stg_census')[0]})").fetchall()[0][0]  # not built
         intervals = con.sql("SELECT COUNT(*) FROM stg_cin").fetchall()[0][0] + con.sql("SELECT COUNT(*) FROM stg_cla").fetchall()[0][0]
         rows = {name: duckdb.sql("SELECT COUNT(*) FROM read_parquet($p)", params={"p": str(p)}).fetchall()[0][0]
                 for name, p in paths.items()}

@@ -1,7 +1,7 @@
 -- name: cov_baseline
 -- grain: pupil (spring census of the baseline year, main registration)
 -- params: $baseline_year
--- depends: stg_census, stg_ks2, stg_absence, flag_fsm, cov_la_bands
+-- depends: stg_census_baseline, stg_ks2, stg_absence, flag_fsm, cov_la_bands
 -- Pre-treatment characteristics at the baseline census. EAL: first language other than English
 -- (OTH/OTB = 1, ENG/ENB = 0, else null). IDACI decile among the baseline pupils, 1 = most
 -- deprived tenth (ceil(10 x cume_dist) over descending score; ties share a decile), computed on the
@@ -17,9 +17,7 @@
 -- counted from flag_fsm's spring_years bits (the baseline is one of its census years), as
 -- out_ks4's ever6_fsm_years is.
 WITH base AS (
-    SELECT s.*
-    FROM stg_census AS s
-    WHERE s.academic_year = $baseline_year AND s.label_start = CAST($baseline_year - 1 AS VARCHAR)
+    SELECT * FROM stg_census_baseline
 ),
 scores AS (
     SELECT idaci_score, COUNT(*) AS pupils

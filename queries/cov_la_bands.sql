@@ -1,11 +1,11 @@
 -- name: cov_la_bands
 -- grain: local authority (of the school) at the baseline census
 -- params: $baseline_year
--- depends: stg_census, cohort_pupil_census
+-- depends: stg_census_baseline, cohort_pupil_census
 -- Number of Ever-L CWSW pupils on the baseline spring census by the LA of their school, and the
 -- rate per 10,000 pupils on roll in that LA's schools at the same census (the extracts carry no
 -- child population, so pupils on roll stand in for "children"; see cohort-sql.md). Pupils on roll
--- are counted from stg_census (the stored grid may hold only the pupil-years that can be treated
+-- are counted from stg_census_baseline (the stored grid may hold only the pupil-years that can be treated
 -- or comparison), the CWSW pupils from the grid; stacked and summed by LA, so that a null LA is
 -- one group as before.
 -- Bands (definitions.md): number small <= 4,000 < medium <= 9,000 < large;
@@ -17,8 +17,7 @@ WITH counts AS (
         CAST(SUM(pupils) AS BIGINT) AS la_pupils
     FROM (
         SELECT la, 0 AS cwsw, 1 AS pupils
-        FROM stg_census
-        WHERE academic_year = $baseline_year AND label_start = CAST($baseline_year - 1 AS VARCHAR)
+        FROM stg_census_baseline
         UNION ALL
         SELECT la, 1, 0
         FROM cohort_pupil_census

@@ -31,9 +31,13 @@ def test_la_bands_at_their_boundaries():
         "FROM spec AS s, range(0, 112500) AS r WHERE r.range < s.pupils"
     )
     # Pupils on roll are counted from the main registrations (the stored grid may hold only the
-    # pupil-years that can be treated or comparison): the same pupils.
-    con.execute("CREATE TEMP VIEW stg_census AS SELECT la, census_year AS academic_year, '2022' AS label_start "
-                "FROM flag_grid")
+    # pupil-years that can be treated or comparison): the same pupils (ids made unique across LAs),
+    # one enrolment each.
+    con.execute("CREATE TEMP VIEW stg_census_enrolment AS "
+                "SELECT * REPLACE (CAST(la AS VARCHAR) || '-' || pupil_id AS pupil_id), census_year AS academic_year, '2022' AS label_start, "
+                "1 AS registration_rank, 'C' AS enrol_status, NULL AS year_group, NULL AS month_of_birth, "
+                "NULL AS year_of_birth, NULL AS sex, NULL AS ethnicity_major, NULL AS first_language, "
+                "NULL AS everfsm_6, NULL AS idaci_score FROM flag_grid")
     params = cohorts.CohortOptions.checked("test", years=[2023]).sql_params(["cov_la_bands"], own=True)
     got = {r[0]: r[1:] for r in sql.run_query(con, "cov_la_bands", params).sort("la").iter_rows()}
     assert got[201][:2] == (4000, 100000) and got[201][2] == pytest.approx(400.0) and got[201][3:] == ("small", "small")

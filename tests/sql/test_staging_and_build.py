@@ -150,3 +150,24 @@ def test_year_at_a_time_build_equals_one_pass_and_reads_short_labels():
     sql.build(con, deps, opts.sql_params(deps))  # one pass: no `passes`
     one_pass = opts.label(sql.run_query(con, "out_attendance_panel", opts.sql_params(["out_attendance_panel"], own=True)))
     assert one_pass.sort("pupil_id", "academic_year").equals(yearly)
+
+
+def test_baseline_census_equals_stg_census_for_its_year():
+    # stg_census_baseline orders only the pupils with several enrolments; the rows are stg_census's.
+    rows = [census(p, y) for p in ("A", "B") for y in (2022, 2023, 2024)]
+    rows += [census("B", 2023, EnrolStatus="S", LA=202, LAESTAB=2020001)]  # dual: C kept
+    rows += [census("C", 2023, EnrolStatus="S", LA=201, LAESTAB=2013001),  # S, M, M -> lowest M
+             census("C", 2023, EnrolStatus="M", LA=202, LAESTAB=2024002),
+             census("C", 2023, EnrolStatus="M", LA=202, LAESTAB=2024001)]
+    rows += [census("D", 2023, EnrolStatus="X", LAESTAB=2010001), census("D", 2023, EnrolStatus="S", LAESTAB=2019001)]
+    rows += [census("E", 2022, EnrolStatus="S"), census("E", 2024, EnrolStatus="M")]  # several years, one a year
+    rows += [census(None, 2023, LAESTAB=2011001), census(None, 2023, EnrolStatus="M", LAESTAB=2011002)]  # no PMR
+    con = connect(spring_census=rows)
+    sql.build(con, ["stg_census_enrolment", "stg_census"])
+    expected = con.sql("SELECT * FROM stg_census WHERE academic_year = 2023").pl()
+    got = sql.run_query(con, "stg_census_baseline", {"baseline_year": 2023})
+    assert got.columns == expected.columns
+    key = ["pupil_id"]
+    assert got.sort(key, nulls_last=True).equals(expected.sort(key, nulls_last=True))
+    main = {r["pupil_id"]: (r["school_id"], r["registrations"]) for r in got.iter_rows(named=True)}
+    assert main == {"A": (2012001, 1), "B": (2012001, 2), "C": (2024001, 3), "D": (2019001, 2), None: (2011001, 2)}
