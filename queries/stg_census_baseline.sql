@@ -8,7 +8,7 @@
 -- then M, then S, then others; ties to the lowest LAESTAB), but only among the pupils with more
 -- than one enrolment (about 2.5% of pupils): the others' one enrolment is their main registration,
 -- so that the window sorts a few hundred thousand rows, not the whole census (nationally, 5.2-5.6
--- CPU-s against 8.8-9.6 for stg_census's window, same rows). Pupil ids are matched with IS NOT
+-- CPU-s against 8.8-11.4 for stg_census's window, same rows). Pupil ids are matched with IS NOT
 -- DISTINCT FROM so that enrolments without one are treated as one pupil, as stg_census's window
 -- does. Both filters (the year and its label's opening text) are written here, not left to the
 -- reader: DuckDB does not carry a reader's filter through the NOT EXISTS into `multiple`.
