@@ -61,6 +61,17 @@ def test_census_dates_follow_the_rule(con):
     assert summer == [(dt.date(2017, 5, 18),)]
 
 
+def test_census_date_is_the_earliest_recorded_over_both_label_forms():
+    # Rows are grouped by label as written, then by the parsed year: '2022/2023' and '2022/23' are
+    # one census, dated by the earliest CensusDate of either; one row per term and year.
+    con = connect(spring_census=[census("A", 2023, CensusDate=dt.date(2023, 1, 26)),
+                                 dict(census("B", 2023, CensusDate=dt.date(2023, 1, 19)), AcademicYear="2022/23"),
+                                 dict(census("C", 2023, CensusDate=None), AcademicYear="2022/23")])
+    sql.build(con, ["stg_census_dates"])
+    got = con.sql("SELECT census_term, academic_year, census_date, census_date_from_rule FROM stg_census_dates").fetchall()
+    assert got == [("SPR", 2023, dt.date(2023, 1, 19), 0)]
+
+
 def test_recorded_census_date_moves_the_window():
     # CensusDate recorded as 2023-01-26 -> window starts 2017-01-26; an episode closed 2017-01-20
     # counted under the rule date (window from 2017-01-19) but not under the recorded one.
