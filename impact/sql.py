@@ -18,6 +18,9 @@ reads it, so that a large intermediate (the pupil x census grid before cohort as
 written twice. `compress: yes` (optional) marks a large table (the pupil x census grid): `build(...,
 compress=True)` stores it in the connection's own database rather than as a TEMP table, which a
 DuckDB database file holds compressed (TEMP tables are held, and spilled, uncompressed).
+`uncompressed: pupil_id` (optional, with `compress: yes`) names columns stored there as written:
+the pupil ids, 16 random characters that compression barely shrinks, cost more to compress and
+read back than they save.
 `yearly: yes` (optional, tables only) says that rows of different census years share nothing:
 `build(..., passes=...)` may then create the table in several passes (one census year each),
 appending each pass's rows, so that no pass holds more than one year.
@@ -65,6 +68,7 @@ class Query:
     materialise: str = "table"
     compress: bool = False
     yearly: bool = False
+    uncompressed: tuple[str, ...] = ()
 
     @property
     def models(self) -> tuple[str, ...]:
@@ -130,9 +134,12 @@ def _parse(path: Path) -> Query:
     yearly = header.get("yearly", "no")
     if yearly not in ("yes", "no") or (yearly == "yes" and materialise != "table"):
         raise QueryDefinitionError(f"{path}: yearly must be yes or no, and yes only for a table; got {yearly!r}")
+    uncompressed = tuple(_split(header.get("uncompressed", "none")))
+    if uncompressed and compress != "yes":
+        raise QueryDefinitionError(f"{path}: uncompressed columns need compress: yes; got {', '.join(uncompressed)}")
     body = text.rstrip().rstrip(";")
     return Query(header["name"], header["grain"], params, tuple(_split(header["depends"])), body, path, materialise,
-                 compress == "yes", yearly == "yes")
+                 compress == "yes", yearly == "yes", uncompressed)
 
 
 def _split(value: str, strip: str = "") -> list[str]:
@@ -295,11 +302,27 @@ def build(con: Any, names: Iterable[str], params: Mapping[str, Any] | None = Non
         text, bound = composed(q.name)
         runs = (passes(q) if passes is not None and q.yearly else None) or [{p: given[p] for p in bound}]
         runs = [_check_params(f"build({q.name!r}) pass", bound, run) for run in runs]
-        con.execute(f'CREATE OR REPLACE {"TEMP " if in_temp else ""}{kind} "{q.name}" AS {text}', runs[0])
-        for run in runs[1:]:
+        if q.uncompressed and not in_temp:
+            con.execute(f'CREATE OR REPLACE TABLE "{q.name}" ({_columns(con, q, text, runs[0])})')
+        else:
+            con.execute(f'CREATE OR REPLACE {"TEMP " if in_temp else ""}{kind} "{q.name}" AS {text}', runs[0])
+            runs = runs[1:]
+        for run in runs:
             con.execute(f'INSERT INTO "{q.name}" {text}', run)
         created.append(q.name)
     return created
+
+
+def _columns(con: Any, q: Query, text: str, params: Mapping[str, Any]) -> str:
+    """The column definitions of `q`'s rows (as DuckDB binds its query), its `uncompressed` columns
+    stored without compression."""
+    columns = con.execute(f"SELECT column_name, column_type FROM (DESCRIBE {text})", params).fetchall()
+    missing = sorted(set(q.uncompressed) - {name for name, _ in columns})
+    if missing:
+        raise QueryDefinitionError(f"{q.path}: uncompressed names columns the query does not return: {', '.join(missing)}")
+    return ", ".join(
+        f'"{name}" {kind}' + (" USING COMPRESSION uncompressed" if name in q.uncompressed else "") for name, kind in columns
+    )
 
 
 def _drop_other_objects(con: Any, name: str, kind: str, in_temp: bool) -> None:

@@ -41,7 +41,7 @@ prior_absence AS (
 ),
 fsm_history AS (
     SELECT pupil_id,
-           CAST(BIT_COUNT(MOD(spring_years // CAST(POWER(2, $baseline_year - first_year) AS BIGINT), 64)) AS INTEGER) AS fsm_history_years
+           CAST(BIT_COUNT((spring_years >> ($baseline_year - first_year)) & 63) AS INTEGER) AS fsm_history_years
     FROM flag_fsm
     WHERE $baseline_year BETWEEN first_year AND first_year + 55
 )

@@ -3,6 +3,7 @@
 -- params: $census_years
 -- depends: stg_fsm_history, stg_census_dates
 -- compress: yes
+-- uncompressed: pupil_id
 -- Derived Ever6 FSM: FSM-eligible at any census (any term) dated in the half-open interval
 -- (c - 6 years, c] before the spring census date c. The six years are part of the definition of
 -- Ever6 FSM (EVERFSM_6), not the CWSW look-back parameter. The window is resolved on the small

@@ -3,6 +3,7 @@
 -- params: $census_years, $lookback_years, $include_nfa, $include_not_in_need, $exclude_short_breaks
 -- depends: stg_cin, stg_cla, stg_census_dates
 -- compress: yes
+-- uncompressed: pupil_id
 -- Window for census year Y with spring census date c: [c - L years, c] (closed). An interval
 -- [s, e] (e null = open) overlaps it when s <= c and coalesce(e, c) >= c - L years; it is
 -- current when s <= c <= coalesce(e, c). Intervals are joined to the few census dates (one per

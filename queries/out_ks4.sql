@@ -20,7 +20,7 @@ cohort_ks4 AS (
 ),
 fsm_years AS (
     SELECT k.pupil_id,
-           CAST(BIT_COUNT(MOD(f.spring_years // CAST(POWER(2, k.ks4_year - f.first_year) AS BIGINT), 64)) AS INTEGER) AS ever6_fsm_years
+           CAST(BIT_COUNT((f.spring_years >> (k.ks4_year - f.first_year)) & 63) AS INTEGER) AS ever6_fsm_years
     FROM cohort_ks4 AS k
     JOIN flag_fsm AS f
         ON f.pupil_id = k.pupil_id AND k.ks4_year BETWEEN f.first_year AND f.first_year + 55

@@ -63,15 +63,49 @@ def test_malformed_query_files_are_rejected(tmp_path, monkeypatch):
     (tmp_path / "bad_header.sql").write_text("-- name: other\n-- grain: x\n-- params: none\n-- depends: none\nSELECT 1\n")
     (tmp_path / "bad_yearly.sql").write_text(
         "-- name: bad_yearly\n-- grain: x\n-- params: none\n-- depends: none\n-- materialise: view\n-- yearly: yes\nSELECT 1\n")
+    (tmp_path / "bad_uncompressed.sql").write_text(
+        "-- name: bad_uncompressed\n-- grain: x\n-- params: none\n-- depends: none\n-- uncompressed: pupil_id\nSELECT 1\n")
     monkeypatch.setattr(sql, "query_dirs", lambda: (tmp_path,))
     sql.load_query.cache_clear()
     try:
+        with pytest.raises(sql.QueryDefinitionError, match="uncompressed columns need compress: yes; got pupil_id"):
+            sql.load_query("bad_uncompressed")
         with pytest.raises(sql.QueryDefinitionError, match=r"declared params \['a'\].*\['a', 'b'\]"):
             sql.load_query("bad_params")
         with pytest.raises(sql.QueryDefinitionError, match="differs from the file name"):
             sql.load_query("bad_header")
         with pytest.raises(sql.QueryDefinitionError, match="yearly must be yes or no, and yes only for a table"):
             sql.load_query("bad_yearly")
+    finally:
+        sql.load_query.cache_clear()
+
+
+def test_uncompressed_columns_are_stored_as_written(tmp_path, monkeypatch):
+    # With compress=True a `compress: yes` table is stored in the connection's database, compressed
+    # except for its `uncompressed` columns; the rows are those of the query, pass after pass.
+    head = "-- params: $n\n-- depends: none\n-- compress: yes\n-- uncompressed: {cols}\n-- yearly: yes\n"
+    body = ("SELECT printf('%016X', HASH(i)) AS pupil_id, printf('%04d', i % 7) AS code, i FROM range($n) AS r(i)\n")
+    (tmp_path / "kept.sql").write_text("-- name: kept\n-- grain: x\n" + head.format(cols="pupil_id") + body)
+    (tmp_path / "unknown.sql").write_text("-- name: unknown\n-- grain: x\n" + head.format(cols="pupil") + body)
+    monkeypatch.setattr(sql, "query_dirs", lambda: (tmp_path,))
+    sql.load_query.cache_clear()
+    try:
+        con = duckdb.connect(str(tmp_path / "models.duckdb"))
+        sql.build(con, ["kept"], {"n": 0}, compress=True, passes=lambda q: [{"n": 150_000}, {"n": 100_000}])
+        con.execute("CHECKPOINT")
+        methods = dict(con.execute(
+            "SELECT column_name, LIST(DISTINCT compression ORDER BY compression) FROM pragma_storage_info('kept') "
+            "WHERE segment_type <> 'VALIDITY' AND compression <> 'Constant' GROUP BY ALL").fetchall())
+        assert methods["pupil_id"] == ["Uncompressed"] and "Uncompressed" not in methods["code"]
+        expected = con.execute(
+            "SELECT COUNT(*), SUM(HASH(pupil_id, code, i)) FROM "
+            "(SELECT printf('%016X', HASH(i)) AS pupil_id, printf('%04d', i % 7) AS code, i FROM range(150000) AS r(i) "
+            "UNION ALL SELECT printf('%016X', HASH(i)), printf('%04d', i % 7), i FROM range(100000) AS r(i))").fetchall()
+        assert con.execute("SELECT COUNT(*), SUM(HASH(pupil_id, code, i)) FROM kept").fetchall() == expected
+        with pytest.raises(sql.QueryDefinitionError, match="uncompressed names columns the query does not return: pupil"):
+            sql.build(con, ["unknown"], {"n": 10}, compress=True)
+        sql.build(con, ["kept"], {"n": 10})  # without compress=True: a TEMP table, compressed as DuckDB chooses
+        assert con.execute("SELECT COUNT(*) FROM temp.kept").fetchall() == [(10,)]
     finally:
         sql.load_query.cache_clear()
 
