@@ -19,14 +19,15 @@ written twice. `compress: yes` (optional) marks a large table (the pupil x censu
 compress=True)` stores it in the connection's own database rather than as a TEMP table, which a
 DuckDB database file holds compressed (TEMP tables are held, and spilled, uncompressed).
 `uncompressed: pupil_id` (optional, with `compress: yes`) names columns stored there as written:
-the pupil ids, 16 random characters that compression barely shrinks, cost more to compress and
-read back than they save.
+the pupil ids, 16 random characters, which FSST halves for more CPU, writing and reading them
+back, than the smaller file saves (the table is then created from the query's described columns).
 `yearly: yes` (optional, tables only) says that rows of different census years share nothing:
 `build(..., passes=...)` may then create the table in several passes (one census year each),
 appending each pass's rows, so that no pass holds more than one year.
 Values only ever reach SQL as DuckDB `$name` bindings; the only text composed here is
 `CREATE TEMP TABLE|VIEW "<model>" AS <file body>` (`INSERT INTO "<model>" <file body>` for a
-further pass) and, for inline dependencies,
+further pass, or every pass after `CREATE TABLE "<model>" (<columns DuckDB describes>)` for a model
+with `uncompressed` columns) and, for inline dependencies,
 `WITH "<dep>" AS (<dep body>) SELECT * FROM (<file body>) AS "<model>"`, with model names quoted
 as identifiers.
 """

@@ -84,7 +84,7 @@ def test_uncompressed_columns_are_stored_as_written(tmp_path, monkeypatch):
     # With compress=True a `compress: yes` table is stored in the connection's database, compressed
     # except for its `uncompressed` columns; the rows are those of the query, pass after pass.
     head = "-- params: $n\n-- depends: none\n-- compress: yes\n-- uncompressed: {cols}\n-- yearly: yes\n"
-    body = ("SELECT printf('%016X', HASH(i)) AS pupil_id, printf('%04d', i % 7) AS code, i FROM range($n) AS r(i)\n")
+    body = "SELECT printf('%016X', HASH(i)) AS pupil_id, printf('%04d', i % 7) AS code, i FROM range($n) AS r(i)\n"
     (tmp_path / "kept.sql").write_text("-- name: kept\n-- grain: x\n" + head.format(cols="pupil_id") + body)
     (tmp_path / "unknown.sql").write_text("-- name: unknown\n-- grain: x\n" + head.format(cols="pupil") + body)
     monkeypatch.setattr(sql, "query_dirs", lambda: (tmp_path,))
@@ -97,10 +97,8 @@ def test_uncompressed_columns_are_stored_as_written(tmp_path, monkeypatch):
             "SELECT column_name, LIST(DISTINCT compression ORDER BY compression) FROM pragma_storage_info('kept') "
             "WHERE segment_type <> 'VALIDITY' AND compression <> 'Constant' GROUP BY ALL").fetchall())
         assert methods["pupil_id"] == ["Uncompressed"] and "Uncompressed" not in methods["code"]
-        expected = con.execute(
-            "SELECT COUNT(*), SUM(HASH(pupil_id, code, i)) FROM "
-            "(SELECT printf('%016X', HASH(i)) AS pupil_id, printf('%04d', i % 7) AS code, i FROM range(150000) AS r(i) "
-            "UNION ALL SELECT printf('%016X', HASH(i)), printf('%04d', i % 7), i FROM range(100000) AS r(i))").fetchall()
+        both = f"{body.replace('$n', '150000')} UNION ALL {body.replace('$n', '100000')}"
+        expected = con.execute(f"SELECT COUNT(*), SUM(HASH(pupil_id, code, i)) FROM ({both})").fetchall()
         assert con.execute("SELECT COUNT(*), SUM(HASH(pupil_id, code, i)) FROM kept").fetchall() == expected
         with pytest.raises(sql.QueryDefinitionError, match="uncompressed names columns the query does not return: pupil"):
             sql.build(con, ["unknown"], {"n": 10}, compress=True)
