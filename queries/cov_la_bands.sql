@@ -2,14 +2,12 @@
 -- grain: local authority (of the school) at the baseline census
 -- params: $baseline_year
 -- depends: stg_census_baseline, cohort_pupil_census
--- materialise: inline
 -- Number of Ever-L CWSW pupils on the baseline spring census by the LA of their school, and the
 -- rate per 10,000 pupils on roll in that LA's schools at the same census (the extracts carry no
 -- child population, so pupils on roll stand in for "children"; see cohort-sql.md). Pupils on roll
 -- are counted from stg_census_baseline (the stored grid may hold only the pupil-years that can be treated
 -- or comparison), the CWSW pupils from the grid; stacked and summed by LA, so that a null LA is
 -- one group as before.
--- Inline, so that cov_baseline (its one reader) and it share one stg_census_baseline CTE.
 -- Bands (definitions.md): number small <= 4,000 < medium <= 9,000 < large;
 -- rate small <= 400 < medium <= 800 < large (non-integer rates: 400.5 is medium).
 WITH counts AS (
