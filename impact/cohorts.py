@@ -240,7 +240,7 @@ def _frame(data: Any, table: str, owner: str, options: Mapping[str, Any]) -> pl.
     opts = _for_tables(CohortOptions.checked(owner, **options), [model])
     with _connect(data, owner) as con:
         deps = prerequisites([model])
-        build(con, deps, opts.sql_params(deps), compress=_owns_database(con), passes=opts.yearly_passes)
+        build(con, deps, opts.sql_params(deps), compress=_owns_database(con), passes=opts.yearly_passes, release=True)
         frame = run_query(con, model, opts.sql_params([model], own=True))
     return opts.label(frame)
 
@@ -345,7 +345,8 @@ def _build_shared(
     relation of its rows (the stored table where the model is one, else its query)."""
     opts = _for_tables(opts, models)
     deps = prerequisites(models)
-    built = set(build(con, deps, opts.sql_params(deps), compress=_owns_database(con), passes=opts.yearly_passes))
+    built = set(build(con, deps, opts.sql_params(deps), compress=_owns_database(con), passes=opts.yearly_passes,
+                      release=True))
 
     def relation(model: str) -> Callable[[], duckdb.DuckDBPyRelation]:
         if model in built:

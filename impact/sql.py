@@ -28,8 +28,8 @@ Values only ever reach SQL as DuckDB `$name` bindings; the only text composed he
 `CREATE TEMP TABLE|VIEW "<model>" AS <file body>` (`INSERT INTO "<model>" <file body>` for a
 further pass, or every pass after `CREATE TABLE "<model>" (<columns DuckDB describes>)` for a model
 with `uncompressed` columns) and, for inline dependencies,
-`WITH "<dep>" AS (<dep body>) SELECT * FROM (<file body>) AS "<model>"`, with model names quoted
-as identifiers.
+`WITH "<dep>" AS (<dep body>) SELECT * FROM (<file body>) AS "<model>"`, and `DROP TABLE|VIEW
+"<model>"` for a model released (see `build`), with model names quoted as identifiers.
 """
 from __future__ import annotations
 
@@ -281,7 +281,7 @@ Passes = Callable[[Query], Sequence[Mapping[str, Any]] | None]
 
 
 def build(con: Any, names: Iterable[str], params: Mapping[str, Any] | None = None, *, compress: bool = False,
-          passes: Passes | None = None) -> list[str]:
+          passes: Passes | None = None, release: bool = False) -> list[str]:
     """Create `names` and their dependencies as TEMP tables (or views, per their header) in
     dependency order; returns the names created. Inline dependencies are not created (they run
     as CTEs of the models that read them); an inline model named in `names` is stored as a table.
@@ -291,10 +291,15 @@ def build(con: Any, names: Iterable[str], params: Mapping[str, Any] | None = Non
     instead: a DuckDB database file holds them compressed, and DuckDB can drop them from memory
     without spilling them, where TEMP tables are held, and spill, uncompressed. `passes` gives, for a model
     marked `yearly`, the parameters of successive passes (each exactly those the model binds),
-    whose rows are appended in turn: the first pass creates the table.
+    whose rows are appended in turn: the first pass creates the table. With `release=True` a table
+    or view built only for other models (not in `names`) is dropped once the last model reading it
+    is built, so that it no longer holds memory (nationally, the 12M CIN intervals once the flags
+    are folded).
     """
+    names = list(names)
     queries, to_create, given = build_plan(names, params)
     _require_sources(con, queries)
+    released = _release_after(to_create, names) if release else {}
     created = []
     for q in to_create:
         kind = "VIEW" if q.materialise == "view" else "TABLE"
@@ -311,7 +316,36 @@ def build(con: Any, names: Iterable[str], params: Mapping[str, Any] | None = Non
         for run in runs:
             con.execute(f'INSERT INTO "{q.name}" {text}', run)
         created.append(q.name)
+        for done in released.get(q.name, ()):
+            con.execute(f'DROP {"VIEW" if done.materialise == "view" else "TABLE"} IF EXISTS "{done.name}"')
     return created
+
+
+def _release_after(to_create: Sequence[Query], names: Iterable[str]) -> dict[str, list[Query]]:
+    """Model -> the tables and views to drop once it is built: those among `to_create` that are not
+    in `names`, nor read through a view in `names`, and that it is the last of `to_create` to read
+    (directly, or through inline models and views, which read their tables when they run)."""
+    kept = set(names)
+    kept |= {t for n in list(kept) if load_query(n).materialise == "view" for t in _reads_when_run(n)}
+    last_reader: dict[str, str] = {}
+    for q in to_create:
+        for dep in _reads_when_run(q.name):
+            last_reader[dep] = q.name
+    releases: dict[str, list[Query]] = {}
+    for q in to_create:
+        if q.name not in kept and q.name in last_reader:
+            releases.setdefault(last_reader[q.name], []).append(q)
+    return releases
+
+
+def _reads_when_run(name: str) -> set[str]:
+    """The stored models that running `name` reads: its prerequisites and, through views, theirs."""
+    found: set[str] = set()
+    for dep in prerequisites([name]):
+        found.add(dep)
+        if load_query(dep).materialise == "view":
+            found |= _reads_when_run(dep)
+    return found
 
 
 def _columns(con: Any, q: Query, text: str, params: Mapping[str, Any]) -> str:

@@ -128,3 +128,55 @@ def test_option_errors(options, message):
 def test_data_argument_is_checked():
     with pytest.raises(ParameterError, match="'data' parameter of build_cohort must be an extract directory"):
         build_cohort(42, years=2023)
+
+
+def test_release_drops_each_intermediate_model_after_its_last_reader(tmp_path, monkeypatch):
+    # intervals (table) <- folded (table) <- decoded (inline) <- grid (table), with the view
+    # lookup reading intervals; report reads grid, and through the view, intervals.
+    models = {
+        "intervals": ("none", "table", "SELECT * FROM range(5) AS r(i)"),
+        "folded": ("intervals", "table", "SELECT SUM(i) AS s FROM intervals"),
+        "lookup": ("intervals", "view", "SELECT MAX(i) AS m FROM intervals"),
+        "decoded": ("folded", "inline", "SELECT s * 2 AS s2 FROM folded"),
+        "grid": ("decoded", "table", "SELECT s2 FROM decoded"),
+        "report": ("grid, lookup", "table", "SELECT s2, m FROM grid, lookup"),
+    }
+    for name, (depends, kind, body) in models.items():
+        (tmp_path / f"{name}.sql").write_text(
+            f"-- name: {name}\n-- grain: x\n-- params: none\n-- depends: {depends}\n-- materialise: {kind}\n{body}\n")
+    monkeypatch.setattr(sql, "query_dirs", lambda: (tmp_path,))
+    sql.load_query.cache_clear()
+
+    def tables(con):
+        return {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+
+    try:
+        con = duckdb.connect()
+        executed = []
+        class Logged:  # the statements build runs, in order
+            def execute(self, text, *args):
+                executed.append(" ".join(text.split()[:7]))
+                return con.execute(text, *args)
+        created = sql.build(Logged(), iter(["report"]), release=True)  # names read twice: any iterable
+        assert created == ["intervals", "folded", "grid", "lookup", "report"]
+        # folded is dropped right after grid (which reads it through the inline decoded) is
+        # created; intervals, grid and the view only after report, which reads intervals through it
+        made = [s for s in executed if s.startswith(("CREATE", "DROP TABLE", "DROP VIEW"))]
+        assert made == [
+            'CREATE OR REPLACE TEMP TABLE "intervals" AS', 'CREATE OR REPLACE TEMP TABLE "folded" AS',
+            'CREATE OR REPLACE TEMP TABLE "grid" AS', 'DROP TABLE IF EXISTS "folded"',
+            'CREATE OR REPLACE TEMP VIEW "lookup" AS', 'CREATE OR REPLACE TEMP TABLE "report" AS',
+            'DROP TABLE IF EXISTS "intervals"', 'DROP TABLE IF EXISTS "grid"', 'DROP VIEW IF EXISTS "lookup"',
+        ]
+        assert tables(con) == {"report"}
+        assert con.execute("SELECT * FROM report").fetchall() == [(20, 4)]
+        # models named, and tables read by a view named, are kept; without release nothing is dropped
+        con = duckdb.connect()
+        sql.build(con, ["report", "folded", "lookup"], release=True)
+        assert tables(con) == {"intervals", "folded", "report"}
+        assert con.execute("SELECT * FROM lookup").fetchall() == [(4,)]
+        con = duckdb.connect()
+        sql.build(con, ["report"])
+        assert tables(con) == {"intervals", "folded", "grid", "report"}
+    finally:
+        sql.load_query.cache_clear()
