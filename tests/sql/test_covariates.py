@@ -47,6 +47,24 @@ def test_la_bands_at_their_boundaries():
     assert got[205][3:] == ("small", "medium")
 
 
+def test_ks2_scores_come_from_the_latest_ks2_year():
+    def ks2(pmr, year, read, maths):
+        return {"KS2_PupilMatchingRefAnonymous": pmr, "KS2_ACADYR": year_label(year), "KS2_READSCORE": read,
+                "KS2_MATSCORE": maths}
+
+    con = connect(ks2=[
+        # A resat: the 2017 record's scores, its missing reading score included
+        ks2("A", 2016, 90, 95), ks2("A", 2017, None, 100),
+        # B has two records in its latest year (a duplicate): each score the highest recorded that
+        # year, null only where both are; its older, higher scores are not used
+        ks2("B", 2018, 100, None), ks2("B", 2018, 95, None), ks2("B", 2015, 120, 120),
+        # C: the extreme INTEGER scores survive the packing unchanged
+        ks2("C", 2019, -2147483648, 2147483647),
+    ])
+    got = {r[0]: r[1:] for r in sql.run_query(con, "stg_ks2").iter_rows()}
+    assert got == {"A": (2017, None, 100), "B": (2018, 100, None), "C": (2019, -2147483648, 2147483647)}
+
+
 def test_baseline_covariates():
     def ks2(pmr, read, maths):
         return {"KS2_PupilMatchingRefAnonymous": pmr, "KS2_ACADYR": "2016/2017", "KS2_READSCORE": read,
