@@ -28,8 +28,8 @@ Values only ever reach SQL as DuckDB `$name` bindings; the only text composed he
 `CREATE TEMP TABLE|VIEW "<model>" AS <file body>` (`INSERT INTO "<model>" <file body>` for a
 further pass, or every pass after `CREATE TABLE "<model>" (<columns DuckDB describes>)` for a model
 with `uncompressed` columns) and, for inline dependencies,
-`WITH "<dep>" AS (<dep body>) SELECT * FROM (<file body>) AS "<model>"`, and `DROP TABLE|VIEW
-"<model>"` for a model released (see `build`), with model names quoted as identifiers.
+`WITH "<dep>" AS (<dep body>) SELECT * FROM (<file body>) AS "<model>"`, and `DROP TABLE|VIEW IF
+EXISTS "<model>"` for a model released (see `build`), with model names quoted as identifiers.
 """
 from __future__ import annotations
 
@@ -321,12 +321,11 @@ def build(con: Any, names: Iterable[str], params: Mapping[str, Any] | None = Non
     return created
 
 
-def _release_after(to_create: Sequence[Query], names: Iterable[str]) -> dict[str, list[Query]]:
+def _release_after(to_create: Sequence[Query], names: Sequence[str]) -> dict[str, list[Query]]:
     """Model -> the tables and views to drop once it is built: those among `to_create` that are not
     in `names`, nor read through a view in `names`, and that it is the last of `to_create` to read
     (directly, or through inline models and views, which read their tables when they run)."""
-    kept = set(names)
-    kept |= {t for n in list(kept) if load_query(n).materialise == "view" for t in _reads_when_run(n)}
+    kept = set(names) | {t for n in names if load_query(n).materialise == "view" for t in _reads_when_run(n)}
     last_reader: dict[str, str] = {}
     for q in to_create:
         for dep in _reads_when_run(q.name):
